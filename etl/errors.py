@@ -1,0 +1,21 @@
+"""Errors the pipeline raises on purpose.
+
+C360Error
+ ├── ConfigError   a configuration file or setting is invalid: nothing was written
+ └── DataError     input data cannot be read at all (a whole file, not a row:
+                   bad rows go to quarantine instead)
+"""
+
+
+class C360Error(Exception):
+    """Base class: the CLI prints these as one clear line and exits non-zero."""
+
+
+class ConfigError(C360Error):
+    def __init__(self, file: str, key: str, problem: str):
+        self.file, self.key, self.problem = file, key, problem
+        super().__init__(f"{file}: {key}: {problem}")
+
+
+class DataError(C360Error):
+    pass

@@ -1,0 +1,311 @@
+"""Where the layers live on disk, and how they are written without ever
+exposing a half-written state.
+
+Layout under the data directory::
+
+    bronze/<Object>/batch_id=<id>/part-00000.parquet   raw extracts, immutable batches
+    bronze/<feed>/*.csv | *.parquet                     file feeds, as dropped
+    runs/<run_id>/silver/<table>.parquet                one pipeline run's output
+    runs/<run_id>/quarantine/<table>.parquet
+    runs/<run_id>/gold/<table>.parquet
+    runs/<run_id>/manifest.json                         written last
+    CURRENT                                             the published run id
+
+A run writes into ``runs/.staging-<run_id>`` and becomes visible only when
+the staging directory is renamed into place and ``CURRENT`` is replaced, both
+atomic renames on a POSIX filesystem.  A run killed at any point leaves the
+previously published snapshot untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from etl.contracts import BRONZE_METADATA, BRONZE_TABLES
+from etl.errors import DataError
+
+CURRENT_FILE = "CURRENT"
+MANIFEST_FILE = "manifest.json"
+LAYERS = ("silver", "quarantine", "gold")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable, unique run id: UTC timestamp plus a short random suffix."""
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a small file so that readers see the old or the new content, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def write_parquet(df: pd.DataFrame | pa.Table, path: Path, schema: pa.Schema | None = None) -> int:
+    """Write one Parquet file (fsynced); returns the row count."""
+    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+    if schema is not None and isinstance(df, pa.Table):
+        table = table.select(schema.names).cast(schema)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="zstd")
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+    return table.num_rows
+
+
+# --------------------------------------------------------------------------- bronze
+
+
+def bronze_dir(data_dir: Path, table: str) -> Path:
+    return Path(data_dir) / "bronze" / table
+
+
+def write_bronze_batch(
+    data_dir: Path,
+    table: str,
+    data: pd.DataFrame | pa.Table,
+    *,
+    batch_id: str,
+    source: str,
+    extracted_at: datetime | None = None,
+) -> Path:
+    """Land one immutable batch of a bronze table, visible only once complete.
+
+    ``data`` must hold the contract's columns for ``table`` (missing ones are
+    written as nulls); the metadata columns are added here.
+    """
+    schema = BRONZE_TABLES[table]
+    tbl = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    n = tbl.num_rows
+    cols = []
+    for field in schema:
+        if field.name in tbl.column_names:
+            cols.append(tbl.column(field.name).cast(field.type))
+        else:
+            cols.append(pa.nulls(n, field.type))
+    stamp = (extracted_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    meta = [pa.array([batch_id] * n, pa.string()), pa.array([stamp] * n, pa.string()), pa.array([source] * n, pa.string())]
+    out = pa.Table.from_arrays(cols + meta, schema=pa.schema(list(schema) + list(BRONZE_METADATA)))
+
+    final = bronze_dir(data_dir, table) / f"batch_id={batch_id}"
+    if final.exists():
+        raise DataError(f"bronze batch {final} already exists; batches are immutable")
+    staging = final.with_name(f".staging-{final.name}-{uuid.uuid4().hex[:6]}")
+    write_parquet(out, staging / "part-00000.parquet")
+    os.rename(staging, final)
+    _fsync_dir(final.parent)
+    return final
+
+
+def _bronze_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    files = [
+        p
+        for p in directory.rglob("*")
+        if p.is_file()
+        and p.suffix in (".parquet", ".csv")
+        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    ]
+    return sorted(files)
+
+
+def _read_bronze_file(path: Path, table: str, schema: pa.Schema) -> pa.Table:
+    full = pa.schema(list(schema) + list(BRONZE_METADATA))
+    if path.suffix == ".csv":
+        # Feeds are text: read every column as a string and let silver parse it,
+        # so a bad value is quarantined rather than failing the whole file.
+        try:
+            header = pacsv.read_csv(path, read_options=pacsv.ReadOptions(skip_rows_after_names=10**9)).column_names
+        except pa.ArrowInvalid as exc:
+            raise DataError(f"{path}: unreadable CSV: {exc}") from exc
+        opts = pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in header},
+            strings_can_be_null=True,
+            null_values=[""],
+        )
+        try:
+            raw = pacsv.read_csv(path, convert_options=opts)
+        except pa.ArrowInvalid as exc:
+            raise DataError(f"{path}: unreadable CSV: {exc}") from exc
+    else:
+        try:
+            raw = pq.read_table(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"{path}: unreadable Parquet: {exc}") from exc
+    missing = [f.name for f in schema if f.name not in raw.column_names and f.name != "IsDeleted"]
+    required = {"Id"} if "Id" in schema.names else set(schema.names[:1])
+    if required & set(missing):
+        raise DataError(f"{path}: bronze table {table} lacks required column(s) {sorted(required & set(missing))}")
+    n = raw.num_rows
+    cols = []
+    for field in full:
+        if field.name in raw.column_names:
+            col = raw.column(field.name)
+            if col.type != field.type:
+                try:
+                    col = col.cast(field.type) if field.type != pa.bool_() or col.type != pa.string() else _str_to_bool(col)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise DataError(f"{path}: column {field.name} cannot be read as {field.type}: {exc}") from exc
+            cols.append(col)
+        elif field.name == "_source":
+            cols.append(pa.array([f"feed:{path.name}"] * n, pa.string()))
+        elif field.name == "IsDeleted":
+            cols.append(pa.array([False] * n, pa.bool_()))
+        else:
+            cols.append(pa.nulls(n, field.type))
+    return pa.Table.from_arrays(cols, schema=full)
+
+
+def _str_to_bool(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    import pyarrow.compute as pc
+
+    lowered = pc.utf8_lower(col)
+    return pc.is_in(lowered, value_set=pa.array(["true", "1", "yes", "t"]))
+
+
+def read_bronze(data_dir: Path, table: str) -> pd.DataFrame:
+    """Every batch and feed file of one bronze table, in the contract's schema.
+
+    Returns an empty frame with the right columns when nothing has landed yet.
+    """
+    schema = BRONZE_TABLES[table]
+    files = _bronze_files(bronze_dir(data_dir, table))
+    if not files:
+        full = pa.schema(list(schema) + list(BRONZE_METADATA))
+        return full.empty_table().to_pandas()
+    tables = [_read_bronze_file(p, table, schema) for p in files]
+    return pa.concat_tables(tables).to_pandas()
+
+
+def bronze_tables_present(data_dir: Path) -> list[str]:
+    return [t for t in BRONZE_TABLES if _bronze_files(bronze_dir(data_dir, t))]
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A published run: a directory of silver, quarantine and gold tables."""
+
+    run_id: str
+    path: Path
+    manifest: dict
+
+    def table_path(self, layer: str, name: str) -> Path:
+        return self.path / layer / f"{name}.parquet"
+
+    def read(self, layer: str, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        path = self.table_path(layer, name)
+        if not path.exists():
+            raise DataError(f"snapshot {self.run_id} has no {layer} table {name!r} ({path})")
+        return pq.read_table(path, columns=list(columns) if columns else None).to_pandas()
+
+    def tables(self, layer: str) -> list[str]:
+        d = self.path / layer
+        return sorted(p.stem for p in d.glob("*.parquet")) if d.is_dir() else []
+
+
+def runs_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "runs"
+
+
+def current_run_id(data_dir: Path) -> str | None:
+    path = Path(data_dir) / CURRENT_FILE
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))["run_id"]
+
+
+def open_snapshot(data_dir: Path, run_id: str | None = None) -> Snapshot | None:
+    """The published snapshot (or a named earlier run); None before the first publish."""
+    run_id = run_id or current_run_id(data_dir)
+    if run_id is None:
+        return None
+    path = runs_dir(data_dir) / run_id
+    manifest_path = path / MANIFEST_FILE
+    if not manifest_path.exists():
+        raise DataError(f"run {run_id} at {path} is incomplete (no {MANIFEST_FILE})")
+    return Snapshot(run_id, path, json.loads(manifest_path.read_text(encoding="utf-8")))
+
+
+class RunWriter:
+    """Collects one run's tables in a staging directory and publishes them at once."""
+
+    def __init__(self, data_dir: Path, run_id: str):
+        self.data_dir = Path(data_dir)
+        self.run_id = run_id
+        self.final = runs_dir(self.data_dir) / run_id
+        self.staging = runs_dir(self.data_dir) / f".staging-{run_id}"
+        if self.staging.exists():  # left behind by a killed attempt at the same run id
+            shutil.rmtree(self.staging)
+        self.staging.mkdir(parents=True)
+        self.row_counts: dict[str, dict[str, int]] = {layer: {} for layer in LAYERS}
+
+    def path(self, layer: str, name: str) -> Path:
+        return self.staging / layer / f"{name}.parquet"
+
+    def write(self, layer: str, name: str, df: pd.DataFrame, schema: pa.Schema | None = None) -> int:
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer {layer!r}")
+        n = write_parquet(df, self.path(layer, name), schema)
+        self.row_counts[layer][name] = n
+        return n
+
+    def read(self, layer: str, name: str) -> pd.DataFrame:
+        return pq.read_table(self.path(layer, name)).to_pandas()
+
+    def publish(self, manifest: dict) -> Snapshot:
+        """Validate what was written, then make it the current snapshot."""
+        for layer, counts in self.row_counts.items():
+            for name, n in counts.items():
+                meta = pq.read_metadata(self.path(layer, name))
+                if meta.num_rows != n:
+                    raise DataError(f"run {self.run_id}: {layer}/{name} has {meta.num_rows} rows, expected {n}")
+        body = {
+            **manifest,
+            "run_id": self.run_id,
+            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "row_counts": self.row_counts,
+        }
+        atomic_write_text(self.staging / MANIFEST_FILE, json.dumps(body, indent=2, sort_keys=True, default=str))
+        if self.final.exists():  # a completed earlier attempt with the same id is replaced whole
+            trash = self.final.with_name(f".trash-{self.run_id}-{uuid.uuid4().hex[:6]}")
+            os.rename(self.final, trash)
+            os.rename(self.staging, self.final)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.rename(self.staging, self.final)
+        _fsync_dir(self.final.parent)
+        atomic_write_text(self.data_dir / CURRENT_FILE, json.dumps({"run_id": self.run_id}) + "\n")
+        return Snapshot(self.run_id, self.final, body)
+
+    def abandon(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
