@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from etl.contracts import BRONZE_METADATA, BRONZE_TABLES
+from etl.contracts import BRONZE_FEEDS, BRONZE_METADATA, BRONZE_TABLES
 from etl.errors import DataError
 
 CURRENT_FILE = "CURRENT"
@@ -190,12 +190,22 @@ def _str_to_bool(col: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.is_in(lowered, value_set=pa.array(["true", "1", "yes", "t"]))
 
 
+def read_schema(table: str) -> pa.Schema:
+    """The schema `read_bronze` returns: the contract's, except that feed
+    columns are all text, so that one bad value in a CSV is quarantined by
+    silver instead of failing the whole file."""
+    schema = BRONZE_TABLES[table]
+    if table in BRONZE_FEEDS:
+        return pa.schema([(f.name, pa.string()) for f in schema])
+    return schema
+
+
 def read_bronze(data_dir: Path, table: str) -> pd.DataFrame:
-    """Every batch and feed file of one bronze table, in the contract's schema.
+    """Every batch and feed file of one bronze table, in `read_schema(table)`.
 
     Returns an empty frame with the right columns when nothing has landed yet.
     """
-    schema = BRONZE_TABLES[table]
+    schema = read_schema(table)
     files = _bronze_files(bronze_dir(data_dir, table))
     if not files:
         full = pa.schema(list(schema) + list(BRONZE_METADATA))

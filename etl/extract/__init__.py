@@ -1,0 +1,1 @@
+"""Extraction from Salesforce into bronze (configuration only so far)."""
