@@ -132,6 +132,21 @@ BRONZE_SALESFORCE: dict[str, pa.Schema] = {
         ("Status", STR),  # "Not Started", "Completed"
         ("ActivityDate", STR),
     ),
+    # Installed services (lines, circuits, devices) at an account.
+    "Asset": _sf(
+        ("AccountId", STR),
+        ("ContactId", STR),
+        ("Product2Id", STR),
+        ("Name", STR),
+        ("SerialNumber", STR),
+        ("Status", STR),  # "Purchased", "Shipped", "Installed", "Registered", "Obsolete"
+        ("Quantity", F64),
+        ("Price", F64),
+        ("CurrencyIsoCode", STR),
+        ("PurchaseDate", STR),  # date
+        ("InstallDate", STR),  # date
+        ("UsageEndDate", STR),  # date
+    ),
     # Multi-currency tables: ConversionRate is units of IsoCode per one unit of the
     # corporate currency (the row with IsCorporate = true).
     "CurrencyType": _sf(("IsoCode", STR), ("ConversionRate", F64), ("IsCorporate", BOOL), ("IsActive", BOOL)),
