@@ -189,7 +189,7 @@ BRONZE_FEEDS: dict[str, pa.Schema] = {
 
 BRONZE_TABLES: dict[str, pa.Schema] = {**BRONZE_SALESFORCE, **BRONZE_FEEDS}
 
-# Silver: one clean table per entity. Every table keeps `source_batch_id`.
+# Silver: one clean table per entity; the batch a rejected row came from is kept in quarantine.
 SILVER_TABLES: dict[str, pa.Schema] = {
     "accounts": pa.schema(
         [
