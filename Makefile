@@ -29,8 +29,12 @@ sample: venv
 pipeline: venv $(DATA_DIR)/bronze/Account
 	$(BIN)/c360 pipeline run --data-dir $(DATA_DIR) --backfill-months 12
 
+HOST ?= 127.0.0.1
+PORT ?= 8360
+
 run: pipeline
 	$(BIN)/c360 status --data-dir $(DATA_DIR)
+	$(BIN)/c360 serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 test: venv
 	$(BIN)/python -m pytest -q

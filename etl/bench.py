@@ -1,0 +1,171 @@
+"""`make bench`: reproducible performance figures for the pipeline.
+
+Generates a book of the requested size once (cached under ``.bench/`` by
+seed and size), then runs each stage as its own process so that wall time
+and peak resident memory (from ``wait4``'s rusage) belong to that stage
+alone.  Writes a machine-readable results file and the table in
+``docs/benchmarks.md``.  Never part of ``make test``; a smoke test runs it
+at a tiny size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from etl.settings import REPO_ROOT
+
+SCALES = {"tiny": 200, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+AS_OF = "2026-10-31"  # fixed, so figures are comparable across commits
+TARGETS = {"100k": {"pipeline": (60.0, 4096)}}  # seconds, MiB (issue: bronze -> gold)
+MARKER_BEGIN = "<!-- bench:{scale}:begin -->"
+MARKER_END = "<!-- bench:{scale}:end -->"
+
+
+@dataclass
+class Measurement:
+    stage: str
+    seconds: float
+    peak_rss_mib: float
+    accounts: int
+    note: str = ""
+
+    @property
+    def accounts_per_second(self) -> float:
+        return self.accounts / self.seconds if self.seconds else 0.0
+
+
+def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Run a command; return (wall seconds, peak RSS MiB) of that process tree's largest member."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        raise SystemExit(f"benchmark step failed ({proc.returncode}): {' '.join(cmd)}\n{err[-4000:]}")
+    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is KiB on Linux
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_kib = int(next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")).split()[1])
+        mem = f"{mem_kib / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration):
+        mem = "?"
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = "?"
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": mem, "python": platform.python_version(), "commit": commit}
+
+
+def bench(scale: str, seed: int, workdir: Path, write_docs: bool, backfill_months: int) -> dict:
+    accounts = SCALES[scale]
+    c360 = [sys.executable, "-m", "etl.cli"]
+    data_dir = workdir / f"seed{seed}-{scale}"
+    results: list[Measurement] = []
+    gen_record = data_dir / "generation.json"
+    reused = gen_record.exists()
+    if not reused:
+        if data_dir.exists():
+            shutil.rmtree(data_dir)
+        secs, rss = run_measured(
+            c360 + ["generate", "--accounts", str(accounts), "--seed", str(seed), "--as-of", AS_OF, "--data-dir", str(data_dir)]
+        )
+        gen_record.write_text(json.dumps({"seconds": secs, "peak_rss_mib": rss}))
+    gen = json.loads(gen_record.read_text())
+    results.append(Measurement("generate", gen["seconds"], gen["peak_rss_mib"], accounts, "data set cached; figure from when it was made" if reused else ""))
+
+    report = data_dir / "last_run.json"
+    secs, rss = run_measured(
+        c360
+        + ["pipeline", "run", "--as-of", AS_OF, "--data-dir", str(data_dir), "--run-id", "bench",
+           "--backfill-months", str(backfill_months), "--report-json", str(report)]
+    )
+    stages = json.loads(report.read_text())["stages"]
+    for stage, s in stages.items():
+        results.append(Measurement(f"  {stage}", s, float("nan"), accounts, "inside the pipeline process"))
+    results.append(Measurement("pipeline (bronze -> published gold)", secs, rss, accounts,
+                               f"incl. {backfill_months} month-ends of history"))
+
+    out = {
+        "scale": scale,
+        "accounts": accounts,
+        "seed": seed,
+        "as_of": AS_OF,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "command": f"make bench SCALE={scale}",
+        "results": [asdict(m) | {"accounts_per_second": round(m.accounts_per_second)} for m in results],
+    }
+    (workdir / f"results-{scale}.json").write_text(json.dumps(out, indent=2))
+    if write_docs:
+        update_docs(REPO_ROOT / "docs" / "benchmarks.md", out)
+    return out
+
+
+def render(out: dict) -> str:
+    m = out["machine"]
+    lines = [
+        f"### {out['accounts']:,} accounts (`{out['command']}`)",
+        "",
+        f"Measured {out['measured_at']} at commit `{m['commit']}` on {m['cpu']}, {m['cores']} cores, {m['memory']}, "
+        f"Python {m['python']}; seed {out['seed']}, as of {out['as_of']}.",
+        "",
+        "| stage | seconds | accounts/s | peak RSS (MiB) | note |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for r in out["results"]:
+        rss = "" if r["peak_rss_mib"] != r["peak_rss_mib"] else f"{r['peak_rss_mib']:,.0f}"
+        lines.append(f"| {r['stage']} | {r['seconds']:.1f} | {r['accounts_per_second']:,} | {rss} | {r['note']} |")
+    return "\n".join(lines) + "\n"
+
+
+def update_docs(path: Path, out: dict) -> None:
+    """Replace this scale's section of docs/benchmarks.md, keeping the others."""
+    begin, end = MARKER_BEGIN.format(scale=out["scale"]), MARKER_END.format(scale=out["scale"])
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    section = f"{begin}\n{render(out)}{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = head + section + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="100k")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / ".bench")
+    parser.add_argument("--backfill-months", type=int, default=12)
+    parser.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    out = bench(args.scale, args.seed, args.workdir, not args.no_docs and args.scale != "tiny", args.backfill_months)
+    print(render(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,294 @@
+"""The `c360` command line.
+
+Every command takes ``--data-dir`` (env ``C360_DATA_DIR``, default ``./data``)
+and ``--config-dir`` (env ``C360_CONFIG_DIR``, default the repository's
+``config/``).  Expected failures (`C360Error`) print one line naming the
+file, record or field and exit with status 2; nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from etl import storage
+from etl.errors import C360Error
+from etl.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Customer 360: the B2B telco customer-intelligence pipeline.")
+pipeline_app = typer.Typer(no_args_is_help=True, help="Run the bronze -> silver -> gold pipeline.")
+config_app = typer.Typer(no_args_is_help=True, help="Inspect and validate configuration.")
+app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(config_app, name="config")
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where the layers live [env C360_DATA_DIR; default ./data]", show_default=False),
+]
+ConfigDir = Annotated[
+    Path | None,
+    typer.Option("--config-dir", help="Directory of the JSON config files [env C360_CONFIG_DIR]", show_default=False),
+]
+AsOf = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Date the metrics are computed as of, YYYY-MM-DD [default: today]", show_default=False),
+]
+
+
+def _settings(data_dir: Path | None, config_dir: Path | None) -> Settings:
+    overrides = {k: v for k, v in {"data_dir": data_dir, "config_dir": config_dir}.items() if v is not None}
+    return Settings(**overrides)
+
+
+def _parse_as_of(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param_hint="--as-of") from None
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
+@app.command()
+def generate(
+    accounts: Annotated[int, typer.Option(min=1, help="Number of accounts")] = 3000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same book")] = 42,
+    as_of: AsOf = None,
+    dirty_rate: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of records made dirty")] = 0.01,
+    replace: Annotated[bool, typer.Option(help="Replace an existing bronze layer")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Write a deterministic sample book of business into bronze."""
+    from etl.generate import generate as run_generate
+
+    s = _settings(data_dir, None)
+    day = _parse_as_of(as_of)
+    with _progress() as bar:
+        task = bar.add_task("generating", total=None)
+
+        def step(label: str) -> None:
+            bar.update(task, description=f"generating {label}")
+
+        report = run_generate(
+            s.data_dir, accounts=accounts, seed=seed, as_of=day, dirty_rate=dirty_rate, replace=replace, progress=step
+        )
+    table = Table(title=f"bronze written to {s.data_dir / 'bronze'} in {report.seconds:.1f} s")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in report.rows.items():
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+    console.print(f"ground truth for the account linker: {report.ground_truth_path}")
+
+
+@pipeline_app.command("run")
+def pipeline_run(
+    as_of: AsOf = None,
+    run_id: Annotated[str | None, typer.Option(help="Run id (default: new); rerunning an id replaces it")] = None,
+    backfill_months: Annotated[int, typer.Option(min=0, max=120, help="Also compute metrics as of the last N month-ends")] = 0,
+    partitions: Annotated[int, typer.Option(min=1, help="Compute gold in N account-hash partitions")] = 1,
+    source: Annotated[str, typer.Option(help="Where bronze comes from: 'bronze' (already landed)")] = "bronze",
+    report_json: Annotated[Path | None, typer.Option(help="Also write stage timings and row counts to this JSON file")] = None,
+    data_dir: DataDir = None,
+    config_dir: ConfigDir = None,
+) -> None:
+    """Build silver and gold from bronze and publish them as one snapshot."""
+    from etl.pipeline import RunOptions, run_pipeline
+
+    if source != "bronze":
+        raise typer.BadParameter(f"unknown source {source!r}; supported: bronze", param_hint="--source")
+    s = _settings(data_dir, config_dir)
+    opts = RunOptions(
+        data_dir=s.data_dir,
+        config_dir=s.config_dir,
+        as_of=_parse_as_of(as_of),
+        run_id=run_id,
+        backfill_months=backfill_months,
+        partitions=partitions,
+    )
+    with _progress() as bar:
+        task = bar.add_task("pipeline", total=1.0)
+
+        def step(label: str, done: float) -> None:
+            bar.update(task, description=label, completed=done)
+
+        result = run_pipeline(opts, progress=step)
+    _print_run_summary(result)
+    if report_json is not None:
+        storage.atomic_write_text(report_json, result.to_json())
+
+
+def _print_run_summary(result) -> None:
+    quality = result.quality
+    table = Table(title=f"run {result.run_id} as of {result.as_of} — published")
+    for col in ("layer", "table", "rows in", "rows out", "quarantined"):
+        table.add_column(col, justify="left" if col in ("layer", "table") else "right")
+    for tc in result.tables:
+        if tc.layer == "bronze":
+            continue
+        rows_in = quarantined = ""
+        if tc.layer == "silver" and quality is not None and len(quality):
+            q = quality[quality["table"] == tc.table]
+            rows_in = _fmt(q.loc[q["check"] == "rows_in", "count"].sum()) if len(q) else ""
+            quarantined = _fmt(q.loc[q["check"].str.startswith("quarantined"), "count"].sum()) if len(q) else ""
+        table.add_row(tc.layer, tc.table, rows_in, f"{tc.rows_out:,}", quarantined)
+    console.print(table)
+    stages = Table(title="seconds per stage")
+    stages.add_column("stage")
+    stages.add_column("seconds", justify="right")
+    for st in result.stages:
+        stages.add_row(st.stage, f"{st.seconds:.2f}")
+    stages.add_row("[bold]total", f"[bold]{result.seconds:.2f}")
+    console.print(stages)
+    console.print(f"snapshot: {result.snapshot.path}")
+
+
+def _fmt(n) -> str:
+    return f"{int(n):,}"
+
+
+@app.command()
+def status(data_dir: DataDir = None) -> None:
+    """Show the published snapshot and its tables."""
+    s = _settings(data_dir, None)
+    snap = storage.open_snapshot(s.data_dir)
+    if snap is None:
+        console.print(f"nothing published yet under {s.data_dir}")
+        raise typer.Exit(1)
+    m = snap.manifest
+    console.print(f"published run [bold]{snap.run_id}[/] as of {m.get('as_of')} at {m.get('published_at')}")
+    table = Table()
+    table.add_column("layer")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for layer, tables in m.get("row_counts", {}).items():
+        for name, n in sorted(tables.items()):
+            table.add_row(layer, name, f"{n:,}")
+    console.print(table)
+
+
+@app.command()
+def quality(
+    run_id: Annotated[str | None, typer.Option(help="A run id (default: the published one)")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Show the data-quality report and a sample of quarantined rows."""
+    s = _settings(data_dir, None)
+    snap = storage.open_snapshot(s.data_dir, run_id)
+    if snap is None:
+        console.print("nothing published yet")
+        raise typer.Exit(1)
+    report = snap.read("quarantine", "data_quality_report")
+    table = Table(title=f"data quality, run {snap.run_id}")
+    for col in report.columns:
+        table.add_column(str(col))
+    for row in report.itertuples(index=False):
+        table.add_row(*[str(v) for v in row])
+    console.print(table)
+    q = snap.read("quarantine", "quarantine")
+    console.print(f"{len(q):,} quarantine rows; by rule:")
+    console.print(q.groupby(["table", "rule"]).size().rename("rows").reset_index().to_string(index=False))
+
+
+@config_app.command("check")
+def config_check(config_dir: ConfigDir = None) -> None:
+    """Validate every config file; exit 2 naming the file and key on the first problem."""
+    from etl.pipeline import check_config
+
+    s = _settings(None, config_dir)
+    for name in check_config(s.config_dir):
+        console.print(f"[green]ok[/] {s.config_dir / name}")
+
+
+def _register_extract() -> None:
+    from etl.extract.command import extract_command
+
+    app.command("extract", help="Extract Salesforce objects into bronze (incremental; --full-refresh to ignore watermarks).")(extract_command)
+
+
+_register_extract()
+
+
+def _register_link() -> None:
+    from etl.linking.cli import link
+
+    app.command("link", help="Link regional accounts of one company from any folder of Account and Contact tables.")(link)
+
+
+_register_link()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8360,
+    data_dir: DataDir = None,
+    config_dir: ConfigDir = None,
+) -> None:
+    """Serve the published snapshot over GraphQL (GraphiQL at /graphql)."""
+    import uvicorn
+
+    from server.app import create_app
+
+    s = _settings(data_dir, config_dir)
+    application = create_app(s.data_dir, s.config_dir)
+    console.print(f"Customer 360 API: [bold]http://{host}:{port}/graphql[/] (GraphiQL in a browser)")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command("export-schema")
+def export_schema(
+    output: Annotated[Path, typer.Option(help="Where to write the SDL")] = Path("schema.graphql"),
+) -> None:
+    """Write the GraphQL schema (SDL) exported from the code."""
+    from server.schema import export_sdl
+
+    storage.atomic_write_text(output, export_sdl())
+    console.print(f"wrote {output}")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except C360Error as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here with standalone_mode=False
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""The pipeline end to end: generate -> bronze -> silver -> gold, published atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from etl import storage
+from etl.errors import ConfigError
+from etl.pipeline import (
+    HISTORY,
+    METRICS,
+    TIMELINE,
+    RunOptions,
+    check_config,
+    compute_gold_partitioned,
+    merge_history,
+    run_pipeline,
+)
+from etl.settings import REPO_ROOT
+from tests.conftest import SAMPLE_ACCOUNTS, SAMPLE_AS_OF
+
+CONFIG_DIR = REPO_ROOT / "config"
+
+
+def _opts(data_dir: Path, **kw) -> RunOptions:
+    return RunOptions(data_dir=data_dir, config_dir=kw.pop("config_dir", CONFIG_DIR), as_of=SAMPLE_AS_OF, **kw)
+
+
+def _gold_tables(snapshot: storage.Snapshot) -> dict[str, pd.DataFrame]:
+    return {name: snapshot.read("gold", name) for name in snapshot.tables("gold")}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, sample_bronze) -> storage.Snapshot:
+    data_dir = tmp_path_factory.mktemp("published") / "data"
+    shutil.copytree(sample_bronze, data_dir)
+    run_pipeline(_opts(data_dir, run_id="r1", backfill_months=3))
+    return storage.open_snapshot(data_dir)
+
+
+def test_shipped_config_is_valid():
+    assert len(check_config(CONFIG_DIR)) == 2
+
+
+def test_end_to_end_publishes_every_layer(published):
+    assert published.run_id == "r1"
+    assert set(published.tables("gold")) >= {METRICS, TIMELINE, HISTORY}
+    silver_accounts = published.read("silver", "accounts")
+    metrics = published.read("gold", METRICS)
+    # every clean account has exactly one metrics row; dirty accounts went to quarantine
+    assert len(metrics) == len(silver_accounts)
+    assert SAMPLE_ACCOUNTS * 0.9 < len(metrics) <= SAMPLE_ACCOUNTS
+    assert metrics["account_id"].is_unique
+    # the sample book is varied, not uniform: all health categories and churn levels occur
+    assert set(metrics["health_category"].dropna()) == {"Healthy", "At-Risk", "Critical"}
+    assert set(metrics["churn_level"].dropna()) == {"LOW", "MEDIUM", "HIGH"}
+    assert (metrics["mrr_usd"].dropna() >= 0).all()
+    assert (metrics["arr_usd"] - 12 * metrics["mrr_usd"]).abs().max() < 1e-6
+    # history: this as-of plus 3 month-ends, one row per account each
+    history = published.read("gold", HISTORY)
+    assert history.groupby("account_id").size().eq(4).all()
+    timeline = published.read("gold", TIMELINE)
+    assert set(timeline["event_type"]) == {"RENEWAL", "SUPPORT", "BILLING", "USAGE", "SALES", "ENGAGEMENT"}
+    assert (pd.to_datetime(timeline["event_date"]).dt.date <= SAMPLE_AS_OF).all()
+
+
+def test_every_injected_dirty_record_is_accounted_for(published, sample_bronze):
+    """Dirty records are quarantined, deduplicated, dropped as deleted, or normalised — never silently kept."""
+    dirty = pd.read_csv(sample_bronze / "ground_truth" / "dirty_records.csv")
+    quarantine = published.read("quarantine", "quarantine")
+    quarantined_ids = set(quarantine["record_id"])
+    must_quarantine = {"null_required", "bad_date", "negative_amount", "unknown_country", "unknown_currency", "bad_email", "bad_phone"}
+    for kind in must_quarantine & set(dirty["kind"]):
+        ids = set(dirty.loc[dirty["kind"] == kind, "record_id"])
+        missing = ids - quarantined_ids
+        assert not missing, f"{kind}: {len(missing)} injected record(s) not in quarantine, e.g. {sorted(missing)[:3]}"
+    deleted = set(dirty.loc[dirty["kind"] == "soft_deleted", "record_id"])
+    silver_ids = set()
+    for name in published.tables("silver"):
+        df = published.read("silver", name)
+        id_col = next((c for c in df.columns if c.endswith("_id") and c != "account_id"), None)
+        if name == "accounts":
+            id_col = "account_id"
+        if id_col:
+            silver_ids |= set(df[id_col].dropna())
+    assert not (deleted & silver_ids), "soft-deleted records reached silver"
+
+
+def test_gold_is_identical_in_account_hash_partitions(published):
+    from etl.gold import load_metrics_config
+
+    silver = {name: published.read("silver", name) for name in published.tables("silver")}
+    params = load_metrics_config(CONFIG_DIR / "silver_to_gold_metrics.json")
+    whole = compute_gold_partitioned(silver, params, SAMPLE_AS_OF, "p", 1)
+    chunked = compute_gold_partitioned(silver, params, SAMPLE_AS_OF, "p", 5)
+    for name in whole:
+        pd.testing.assert_frame_equal(whole[name], chunked[name], check_like=False)
+
+
+def test_rerun_with_same_run_id_is_identical(data_dir):
+    run_pipeline(_opts(data_dir, run_id="same", backfill_months=1))
+    first = _gold_tables(storage.open_snapshot(data_dir))
+    run_pipeline(_opts(data_dir, run_id="same", backfill_months=1))
+    second = _gold_tables(storage.open_snapshot(data_dir))
+    assert first.keys() == second.keys()
+    for name in first:
+        pd.testing.assert_frame_equal(first[name], second[name])
+
+
+def test_config_error_stops_before_anything_is_written(data_dir, tmp_path):
+    bad = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, bad)
+    path = bad / "silver_to_gold_metrics.json"
+    doc = json.loads(path.read_text())
+    doc["no_such_section_or_key"] = 1  # unknown keys are refused, so typos never pass silently
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError) as err:
+        run_pipeline(_opts(data_dir, config_dir=bad))
+    assert "silver_to_gold_metrics.json" in str(err.value)
+    assert "no_such_section_or_key" in str(err.value)
+    assert not storage.runs_dir(data_dir).exists()
+    assert storage.current_run_id(data_dir) is None
+
+
+def test_cli_reports_config_error_with_file_and_key(data_dir, tmp_path):
+    bad = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, bad)
+    (bad / "bronze_to_silver_mapping.json").write_text('{"tables": ')
+    proc = subprocess.run(
+        [sys.executable, "-m", "etl.cli", "pipeline", "run", "--data-dir", str(data_dir), "--config-dir", str(bad)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "bronze_to_silver_mapping.json" in proc.stderr and "invalid JSON" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_killed_run_leaves_last_snapshot_intact_and_retry_is_identical(data_dir):
+    run_pipeline(_opts(data_dir, run_id="before"))
+    before = _gold_tables(storage.open_snapshot(data_dir))
+
+    cmd = [sys.executable, "-m", "etl.cli", "pipeline", "run", "--data-dir", str(data_dir),
+           "--as-of", SAMPLE_AS_OF.isoformat(), "--run-id", "killed"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    staging = storage.runs_dir(data_dir) / ".staging-killed"
+    deadline = time.monotonic() + 120
+    # kill it once it has started writing its own tables
+    while time.monotonic() < deadline and proc.poll() is None:
+        if staging.exists() and any(staging.rglob("*.parquet")):
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    assert storage.current_run_id(data_dir) == "before"
+    assert not (storage.runs_dir(data_dir) / "killed").exists()
+    after_kill = _gold_tables(storage.open_snapshot(data_dir))
+    for name in before:
+        pd.testing.assert_frame_equal(before[name], after_kill[name])
+
+    # the retry with the same run id succeeds and equals an uninterrupted run
+    run_pipeline(_opts(data_dir, run_id="killed"))
+    retried = _gold_tables(storage.open_snapshot(data_dir))
+    run_pipeline(_opts(data_dir, run_id="killed"))
+    again = _gold_tables(storage.open_snapshot(data_dir))
+    for name in retried:
+        pd.testing.assert_frame_equal(retried[name], again[name])
+
+
+def test_history_accumulates_and_recomputed_dates_replace():
+    d = lambda s: pd.Timestamp(s).date()  # noqa: E731
+    prev = pd.DataFrame({"account_id": ["a", "a"], "as_of": [d("2026-08-31"), d("2026-09-30")], "health_score": [50.0, 60.0], "run_id": ["r0", "r0"]})
+    new = pd.DataFrame({"account_id": ["a", "a"], "as_of": [d("2026-09-30"), d("2026-10-31")], "health_score": [61.0, 70.0], "run_id": ["r1", "r1"]})
+    merged = merge_history(prev, new)
+    assert list(merged["as_of"].dt.date) == [d("2026-08-31"), d("2026-09-30"), d("2026-10-31")]
+    assert list(merged["health_score"]) == [50.0, 61.0, 70.0]
+    assert list(merged["run_id"]) == ["r0", "r1", "r1"]
+
+
+def test_missing_bronze_is_a_clear_error(tmp_path):
+    from etl.errors import DataError
+
+    with pytest.raises(DataError, match="no bronze Account data"):
+        run_pipeline(_opts(tmp_path))
