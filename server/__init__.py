@@ -1,0 +1,1 @@
+"""The Customer 360 API: Strawberry GraphQL on Starlette, reading published snapshots."""

@@ -1,0 +1,146 @@
+"""GraphQL types of the customer domain, built from gold rows in one place each."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from server.explain import ComponentValue
+
+
+@strawberry.enum
+class HealthCategory(Enum):
+    HEALTHY = "Healthy"
+    AT_RISK = "At-Risk"
+    CRITICAL = "Critical"
+
+
+@strawberry.enum
+class ChurnLevel(Enum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+
+
+@strawberry.enum
+class TimelineEventType(Enum):
+    RENEWAL = "RENEWAL"
+    SUPPORT = "SUPPORT"
+    BILLING = "BILLING"
+    USAGE = "USAGE"
+    SALES = "SALES"
+    ENGAGEMENT = "ENGAGEMENT"
+
+
+@strawberry.type(description="How fresh a figure is: the date it was computed as of, and the pipeline run.")
+class AsOf:
+    date: date
+    run_id: str
+
+
+@strawberry.type(description="One fact a score component was computed from.")
+class Fact:
+    name: str
+    label: str
+    value: str | None = strawberry.field(description="The value as text (numbers, dates, booleans), null when undefined")
+
+    @staticmethod
+    def text(value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, float):
+            return f"{value:.4g}" if abs(value) < 1 else f"{value:,.2f}".rstrip("0").rstrip(".")
+        if isinstance(value, (date, datetime)):
+            return value.isoformat()[:10]
+        return str(value)
+
+
+@strawberry.type(description="A score component: its 0-100 score, its weight, and the facts behind it.")
+class ScoreComponent:
+    name: str
+    score: float | None = strawberry.field(description="Null when the customer has no data for this component")
+    weight: float = strawberry.field(description="Configured weight")
+    effective_weight: float | None = strawberry.field(description="Weight after rescaling for components without data")
+    facts: list[Fact]
+
+    @classmethod
+    def from_value(cls, c: ComponentValue) -> ScoreComponent:
+        return cls(
+            name=c.name,
+            score=c.score,
+            weight=c.weight,
+            effective_weight=c.effective_weight,
+            facts=[Fact(name=f.name, label=f.label, value=Fact.text(f.value)) for f in c.facts],
+        )
+
+
+@strawberry.type
+class ScoreBreakdown:
+    score: float | None
+    components: list[ScoreComponent]
+
+
+@strawberry.type(description="The customer's metrics as of one month-end (or the current as-of date).")
+class MetricPoint:
+    as_of: date
+    run_id: str
+    mrr_usd: float | None
+    arr_usd: float | None
+    health_score: float | None
+    health_category: HealthCategory | None
+    churn_risk: float | None
+    churn_level: ChurnLevel | None
+    clv_usd: float | None
+    active_services: int | None
+
+
+@strawberry.type
+class TimelineEvent:
+    id: strawberry.ID
+    date: date
+    type: TimelineEventType
+    title: str
+    status: str | None
+    amount_usd: float | None
+    source_table: str
+    source_id: str
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class TimelineConnection:
+    total_count: int
+    page_info: PageInfo
+    events: list[TimelineEvent]
+
+
+def enum_or_none(enum_cls, value):
+    return None if value is None else enum_cls(value)
+
+
+def cursor_encode(offset: int) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
+
+
+def cursor_decode(cursor: str | None) -> int:
+    import base64
+
+    if not cursor:
+        return 0
+    try:
+        return int(json.loads(base64.urlsafe_b64decode(cursor.encode()))["o"])
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"invalid cursor {cursor!r}") from None

@@ -1,0 +1,167 @@
+"""The GraphQL API served by a real uvicorn server on 127.0.0.1 over a published snapshot."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from etl import storage
+from etl.pipeline import RunOptions, run_pipeline
+from etl.settings import REPO_ROOT
+from server.app import create_app
+from server.schema import export_sdl
+from tests.conftest import SAMPLE_AS_OF
+
+CONFIG_DIR = REPO_ROOT / "config"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory, sample_bronze):
+    data_dir = tmp_path_factory.mktemp("api") / "data"
+    shutil.copytree(sample_bronze, data_dir)
+    run_pipeline(RunOptions(data_dir=data_dir, config_dir=CONFIG_DIR, as_of=SAMPLE_AS_OF, run_id="api-run", backfill_months=2))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(data_dir, CONFIG_DIR), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        yield client, storage.open_snapshot(data_dir)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def gql(client: httpx.Client, query: str, **variables):
+    resp = client.post("/graphql", json={"query": query, "variables": variables})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def test_schema_file_is_current():
+    """schema.graphql is exported from the code; regenerate with `c360 export-schema`."""
+    assert (REPO_ROOT / "schema.graphql").read_text() == export_sdl()
+
+
+def test_healthz_names_the_published_run(api):
+    client, _ = api
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["run_id"] == "api-run"
+
+
+def test_graphiql_is_served_to_browsers(api):
+    client, _ = api
+    resp = client.get("/graphql", headers={"Accept": "text/html"})
+    assert resp.status_code == 200 and "graphiql" in resp.text.lower()
+
+
+CUSTOMER = """
+query Customer($id: ID!) {
+  customer(id: $id) {
+    id name region country owner
+    asOf { date runId }
+    mrrUsd arrUsd clvUsd activeServices winRate yoyGrowth
+    healthScore healthCategory churnRisk churnLevel
+    healthBreakdown { score components { name score weight effectiveWeight facts { name label value } } }
+    churnBreakdown { score components { name score } }
+    metricHistory { asOf healthScore churnRisk }
+    timeline(first: 5) { totalCount pageInfo { hasNextPage endCursor } events { date type title amountUsd } }
+  }
+}
+"""
+
+
+def test_customer_360_matches_the_gold_row(api):
+    client, snap = api
+    metrics = snap.read("gold", "gold_customer_360_metrics")
+    row = metrics.dropna(subset=["health_score", "churn_risk"]).sort_values("arr_usd", ascending=False).iloc[0]
+    data = gql(client, CUSTOMER, id=row["account_id"])["data"]["customer"]
+    assert data["name"] == row["account_name"]
+    assert data["asOf"] == {"date": SAMPLE_AS_OF.isoformat(), "runId": "api-run"}
+    assert data["arrUsd"] == pytest.approx(row["arr_usd"])
+    assert data["healthScore"] == pytest.approx(row["health_score"])
+    comps = {c["name"]: c for c in data["healthBreakdown"]["components"]}
+    assert set(comps) == {"payment", "support", "usage", "engagement"}
+    assert comps["payment"]["weight"] == pytest.approx(0.30)
+    present = [c for c in comps.values() if c["score"] is not None]
+    assert sum(c["effectiveWeight"] for c in present) == pytest.approx(1.0)
+    # the score is the effective-weighted sum of its components, to the stored precision
+    assert sum(c["score"] * c["effectiveWeight"] for c in present) == pytest.approx(row["health_score"], abs=0.1)
+    assert len(data["metricHistory"]) == 3
+    assert data["timeline"]["totalCount"] >= len(data["timeline"]["events"])
+    dates = [e["date"] for e in data["timeline"]["events"]]
+    assert dates == sorted(dates, reverse=True)
+
+
+def test_unknown_customer_is_null(api):
+    client, _ = api
+    assert gql(client, "query($id: ID!){ customer(id: $id) { id } }", id="001NOPE")["data"]["customer"] is None
+
+
+def test_customers_connection_pages_without_overlap(api):
+    client, snap = api
+    q = """query($after: String){ customers(first: 7, after: $after, sort: {field: ARR, descending: true}) {
+            totalCount pageInfo { hasNextPage endCursor } edges { node { id arrUsd } } } }"""
+    first = gql(client, q, after=None)["data"]["customers"]
+    second = gql(client, q, after=first["pageInfo"]["endCursor"])["data"]["customers"]
+    ids1 = [e["node"]["id"] for e in first["edges"]]
+    ids2 = [e["node"]["id"] for e in second["edges"]]
+    assert len(ids1) == 7 and not set(ids1) & set(ids2)
+    arr = [e["node"]["arrUsd"] or 0 for e in first["edges"] + second["edges"]]
+    assert arr == sorted(arr, reverse=True)
+    assert first["totalCount"] == len(snap.read("gold", "gold_customer_360_metrics"))
+
+
+def test_customers_filter_by_churn_level(api):
+    client, snap = api
+    q = "{ customers(first: 200, filter: {churnLevel: HIGH}) { totalCount edges { node { churnLevel } } } }"
+    data = gql(client, q)["data"]["customers"]
+    expected = int((snap.read("gold", "gold_customer_360_metrics")["churn_level"] == "HIGH").sum())
+    assert data["totalCount"] == expected
+    assert {e["node"]["churnLevel"] for e in data["edges"]} <= {"HIGH"}
+
+
+def test_search_finds_a_customer_by_two_letters(api):
+    client, snap = api
+    name = snap.read("gold", "gold_customer_360_metrics")["account_name"].dropna().iloc[0]
+    q = "query($q: String!){ searchCustomers(query: $q, limit: 50) { score customer { id name } } }"
+    hits = gql(client, q, q=name[:2])["data"]["searchCustomers"]
+    from server.search import words
+
+    prefix = words(name)[0][:2]
+    assert hits
+    assert all(any(w.startswith(prefix) for w in words(h["customer"]["name"])) for h in hits if h["score"] >= 100)
+    full = gql(client, q, q=name)["data"]["searchCustomers"]
+    assert name in [h["customer"]["name"] for h in full]
+
+
+def test_dashboard_summary_adds_up(api):
+    client, snap = api
+    m = snap.read("gold", "gold_customer_360_metrics")
+    q = "{ dashboardSummary { customers totalArrUsd averageHealth arrAtRiskUsd byChurnLevel { label count } topAtRisk { churnLevel } } }"
+    d = gql(client, q)["data"]["dashboardSummary"]
+    assert d["customers"] == len(m)
+    assert d["totalArrUsd"] == pytest.approx(m["arr_usd"].fillna(0).sum())
+    assert sum(c["count"] for c in d["byChurnLevel"]) == len(m)
+    assert d["arrAtRiskUsd"] == pytest.approx(m.loc[m["churn_level"] == "HIGH", "arr_usd"].fillna(0).sum())
+    assert {c["churnLevel"] for c in d["topAtRisk"]} <= {"HIGH", "MEDIUM"}
+
+
+def test_bad_cursor_is_a_clear_client_error(api):
+    client, _ = api
+    body = gql(client, '{ customers(after: "not-a-cursor") { totalCount } }')
+    assert "invalid cursor" in body["errors"][0]["message"]
