@@ -28,7 +28,8 @@ config_app = typer.Typer(no_args_is_help=True, help="Inspect and validate config
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(config_app, name="config")
 
-console = Console(stderr=False)
+# Wide enough for the summary tables when output goes to a file or a CI log.
+console = Console(width=None if sys.stdout.isatty() else 150)
 err_console = Console(stderr=True)
 
 DataDir = Annotated[
@@ -144,17 +145,24 @@ def pipeline_run(
 def _print_run_summary(result) -> None:
     quality = result.quality
     table = Table(title=f"run {result.run_id} as of {result.as_of} — published")
-    for col in ("layer", "table", "rows in", "rows out", "quarantined"):
+    cols = ("layer", "table", "rows in", "rows out", "quarantined", "duplicates", "deleted")
+    for col in cols:
         table.add_column(col, justify="left" if col in ("layer", "table") else "right")
+
+    def check(name: str, which: str) -> str:
+        if quality is None or not len(quality):
+            return ""
+        q = quality[(quality["table"] == name) & (quality["check"] == which)]
+        return _fmt(q["count"].sum()) if len(q) else ""
+
     for tc in result.tables:
         if tc.layer == "bronze":
             continue
-        rows_in = quarantined = ""
-        if tc.layer == "silver" and quality is not None and len(quality):
-            q = quality[quality["table"] == tc.table]
-            rows_in = _fmt(q.loc[q["check"] == "rows_in", "count"].sum()) if len(q) else ""
-            quarantined = _fmt(q.loc[q["check"].str.startswith("quarantined"), "count"].sum()) if len(q) else ""
-        table.add_row(tc.layer, tc.table, rows_in, f"{tc.rows_out:,}", quarantined)
+        if tc.layer == "silver":
+            extra = [check(tc.table, c) for c in ("rows_quarantined", "duplicates_superseded", "soft_deleted_dropped")]
+            table.add_row(tc.layer, tc.table, check(tc.table, "rows_in"), f"{tc.rows_out:,}", *extra)
+        else:
+            table.add_row(tc.layer, tc.table, "", f"{tc.rows_out:,}", "", "", "")
     console.print(table)
     stages = Table(title="seconds per stage")
     stages.add_column("stage")
@@ -218,9 +226,13 @@ def config_check(config_dir: ConfigDir = None) -> None:
     """Validate every config file; exit 2 naming the file and key on the first problem."""
     from etl.pipeline import check_config
 
+    from etl.extract.config import load_salesforce_config
+
     s = _settings(None, config_dir)
     for name in check_config(s.config_dir):
         console.print(f"[green]ok[/] {s.config_dir / name}")
+    load_salesforce_config(s.config_dir / "salesforce_config.json")
+    console.print(f"[green]ok[/] {s.config_dir / 'salesforce_config.json'}")
 
 
 def _register_extract() -> None:

@@ -7,6 +7,7 @@ first so that a bad config file stops the run before anything is written.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -28,12 +29,15 @@ from etl.gold import (
     month_ends_before,
 )
 from etl.gold import to_arrow as gold_to_arrow
+from etl import linking
 from etl.partition import split_tables
 from etl.silver import build_silver, load_mapping
 from etl.silver import to_arrow as silver_to_arrow
 
 MAPPING_FILE = "bronze_to_silver_mapping.json"
 METRICS_FILE = "silver_to_gold_metrics.json"
+LINKING_FILE = "account_linking.json"
+MANUAL_LINKS_FILE = "manual_account_linkages.json"
 
 METRICS = "gold_customer_360_metrics"
 TIMELINE = "gold_customer_timeline"
@@ -95,17 +99,21 @@ class RunOptions:
 
 def check_config(config_dir: Path) -> dict[str, object]:
     """Load and validate every config file the pipeline uses (raises ConfigError)."""
+    config_dir = Path(config_dir)
     return {
-        MAPPING_FILE: load_mapping(Path(config_dir) / MAPPING_FILE),
-        METRICS_FILE: load_metrics_config(Path(config_dir) / METRICS_FILE),
+        MAPPING_FILE: load_mapping(config_dir / MAPPING_FILE),
+        METRICS_FILE: load_metrics_config(config_dir / METRICS_FILE),
+        LINKING_FILE: linking.load_linking_config(config_dir / LINKING_FILE),
+        MANUAL_LINKS_FILE: linking.load_manual_linkages(config_dir / MANUAL_LINKS_FILE),
     }
 
 
-def _previous_history(data_dir: Path) -> pd.DataFrame | None:
+def _previous_gold(data_dir: Path, table: str) -> pd.DataFrame | None:
+    """A gold table of the published snapshot, carried into this run (history, master ids)."""
     snap = storage.open_snapshot(data_dir)
-    if snap is None or HISTORY not in snap.tables("gold"):
+    if snap is None or table not in snap.tables("gold"):
         return None
-    return snap.read("gold", HISTORY)
+    return snap.read("gold", table)
 
 
 def merge_history(previous: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
@@ -188,6 +196,22 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
         bronze_rows = {t: len(df) for t, df in bronze.items()}
         del bronze
 
+        with _stage(timings, "linking", progress, 0.35):
+            links = linking.link_accounts(
+                silver["accounts"],
+                silver["contacts"],
+                configs[LINKING_FILE],
+                configs[MANUAL_LINKS_FILE],
+                # master ids stay stable across runs: the previous mapping is an input
+                previous_masters=_previous_gold(opts.data_dir, linking.MASTER_ACCOUNTS),
+            )
+            for name, df in (
+                (linking.MASTER_ACCOUNTS, links.master_accounts),
+                (linking.ACCOUNT_LINKS, links.links),
+                (linking.REVIEW_QUEUE, links.review_queue),
+            ):
+                writer.write("gold", name, linking.to_arrow(name, df))
+
         with _stage(timings, "gold", progress, 0.5):
             gold = compute_gold_partitioned(silver, params, opts.as_of, run_id, opts.partitions)
             validate_gold(silver, gold)
@@ -195,34 +219,32 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
         with _stage(timings, "history", progress, 0.7):
             dates = month_ends_before(opts.as_of, opts.backfill_months) + [opts.as_of]
             new_history = compute_metric_history(silver, params, dates, run_id=run_id)
-            gold[HISTORY] = merge_history(_previous_history(opts.data_dir), new_history)
+            gold[HISTORY] = merge_history(_previous_gold(opts.data_dir, HISTORY), new_history)
+            gold[linking.ROLLUPS] = linking.master_rollups(links.master_accounts, gold[METRICS])
 
         with _stage(timings, "publish", progress, 0.9):
             for name, df in gold.items():
-                writer.write("gold", name, gold_to_arrow(name, df))
+                to_arrow = linking.to_arrow if name in linking.LINK_SCHEMAS else gold_to_arrow
+                writer.write("gold", name, to_arrow(name, df))
             snapshot = writer.publish(
                 {
                     "as_of": opts.as_of.isoformat(),
                     "backfill_months": opts.backfill_months,
                     "partitions": opts.partitions,
                     "bronze_rows": bronze_rows,
-                    "gold_tables": sorted(GOLD_SCHEMAS),
+                    "gold_tables": sorted(GOLD_SCHEMAS) + sorted(linking.LINK_SCHEMAS),
+                    "linking": dataclasses.asdict(links.stats),
                 }
             )
     except BaseException:
         writer.abandon()
         raise
 
-    quarantined = (
-        result.quarantine.groupby("table").size().to_dict() if len(result.quarantine) else {}
-    )
     for t, n in bronze_rows.items():
         counts.append(TableCount("bronze", t, None, n))
     for layer in ("silver", "quarantine", "gold"):
         for name, n in writer.row_counts[layer].items():
             counts.append(TableCount(layer, name, None, n))
-    res = RunResult(run_id, opts.as_of, snapshot, timings, counts, quality)
-    res.quarantined_by_table = quarantined  # type: ignore[attr-defined]
     if progress:
         progress("done", 1.0)
-    return res
+    return RunResult(run_id, opts.as_of, snapshot, timings, counts, quality)

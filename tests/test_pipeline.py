@@ -49,7 +49,7 @@ def published(tmp_path_factory, sample_bronze) -> storage.Snapshot:
 
 
 def test_shipped_config_is_valid():
-    assert len(check_config(CONFIG_DIR)) == 2
+    assert len(check_config(CONFIG_DIR)) == 4
 
 
 def test_end_to_end_publishes_every_layer(published):
@@ -72,6 +72,29 @@ def test_end_to_end_publishes_every_layer(published):
     timeline = published.read("gold", TIMELINE)
     assert set(timeline["event_type"]) == {"RENEWAL", "SUPPORT", "BILLING", "USAGE", "SALES", "ENGAGEMENT"}
     assert (pd.to_datetime(timeline["event_date"]).dt.date <= SAMPLE_AS_OF).all()
+
+
+def test_linking_runs_on_silver_and_meets_quality_targets(published, sample_bronze):
+    from etl.linking import evaluate_links
+
+    masters = published.read("gold", "gold_master_accounts")
+    accounts = published.read("silver", "accounts")
+    assert sorted(masters["account_id"]) == sorted(accounts["account_id"])
+    truth = pd.read_csv(sample_bronze / "ground_truth" / "account_links.csv")
+    precision, recall = evaluate_links(masters, truth[truth["account_id"].isin(accounts["account_id"])])
+    assert precision >= 0.98 and recall >= 0.95, (precision, recall)
+    rollups = published.read("gold", "gold_master_account_rollups")
+    metrics = published.read("gold", METRICS)
+    assert rollups["total_arr_usd"].sum() == pytest.approx(metrics["arr_usd"].fillna(0).sum())
+    assert published.manifest["linking"]["pairs_compared"] > 0
+
+
+def test_master_ids_are_stable_across_runs(data_dir):
+    run_pipeline(_opts(data_dir, run_id="one"))
+    first = storage.open_snapshot(data_dir).read("gold", "gold_master_accounts")
+    run_pipeline(_opts(data_dir, run_id="two"))
+    second = storage.open_snapshot(data_dir).read("gold", "gold_master_accounts")
+    pd.testing.assert_frame_equal(first, second)
 
 
 def test_every_injected_dirty_record_is_accounted_for(published, sample_bronze):
