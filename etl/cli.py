@@ -110,7 +110,8 @@ def pipeline_run(
     as_of: AsOf = None,
     run_id: Annotated[str | None, typer.Option(help="Run id (default: new); rerunning an id replaces it")] = None,
     backfill_months: Annotated[int, typer.Option(min=0, max=120, help="Also compute metrics as of the last N month-ends")] = 0,
-    partitions: Annotated[int, typer.Option(min=1, help="Compute gold in N account-hash partitions")] = 1,
+    partitions: Annotated[int, typer.Option(min=0, help="Process the book in N account-hash partitions (0: by book size)")] = 0,
+    accounts_per_partition: Annotated[int, typer.Option(min=1, help="With --partitions 0: accounts per partition")] = 25_000,
     source: Annotated[str, typer.Option(help="Where bronze comes from: 'bronze' (already landed)")] = "bronze",
     report_json: Annotated[Path | None, typer.Option(help="Also write stage timings and row counts to this JSON file")] = None,
     data_dir: DataDir = None,
@@ -129,6 +130,7 @@ def pipeline_run(
         run_id=run_id,
         backfill_months=backfill_months,
         partitions=partitions,
+        accounts_per_partition=accounts_per_partition,
     )
     with _progress() as bar:
         task = bar.add_task("pipeline", total=1.0)

@@ -1,14 +1,24 @@
 """One pipeline run: bronze -> silver -> gold, published atomically.
 
 This module is the only place that wires I/O to the pure layer functions
-(`etl.silver.build_silver`, `etl.gold.compute_gold`); it reads configuration
-first so that a bad config file stops the run before anything is written.
+(`etl.silver.build_silver`, `etl.gold.compute_gold`, `etl.linking`); it
+reads configuration first so that a bad config file stops the run before
+anything is written.
+
+Large books are processed in account-hash partitions: bronze is split once
+into per-partition files (every record with its account, every version of a
+record with the account of its latest version), then silver, gold and history
+run partition by partition and append to the run's tables, so memory is
+bounded by one partition.  Linking and the master roll-ups need every account
+at once and run afterwards on the few columns they use.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,10 +26,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from etl import storage
-from etl.contracts import BRONZE_TABLES, QUARANTINE_SCHEMA
+from etl.contracts import BRONZE_TABLES
 from etl.errors import DataError
 from etl.gold import (
     GOLD_SCHEMAS,
@@ -30,8 +44,16 @@ from etl.gold import (
 )
 from etl.gold import to_arrow as gold_to_arrow
 from etl import linking
-from etl.partition import split_tables
-from etl.silver import build_silver, load_mapping
+from etl.partition import (
+    BRONZE_ACCOUNT_KEYS,
+    BRONZE_CHILD_KEYS,
+    BRONZE_REFERENCE_TABLES,
+    REFERENCE_TABLES,
+    partition_of,
+    record_accounts,
+    split_tables,
+)
+from etl.silver import build_silver, load_mapping, quarantine_to_arrow
 from etl.silver import to_arrow as silver_to_arrow
 
 MAPPING_FILE = "bronze_to_silver_mapping.json"
@@ -94,7 +116,8 @@ class RunOptions:
     as_of: date
     run_id: str | None = None
     backfill_months: int = 0
-    partitions: int = 1
+    partitions: int = 0  # 0: one partition per `accounts_per_partition` accounts
+    accounts_per_partition: int = 25_000
 
 
 def check_config(config_dir: Path) -> dict[str, object]:
@@ -117,7 +140,10 @@ def _previous_gold(data_dir: Path, table: str) -> pd.DataFrame | None:
 
 
 def merge_history(previous: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
-    """History accumulates across runs; a date computed again replaces the earlier rows for it."""
+    """History accumulates across runs; a date computed again replaces the earlier rows for it.
+
+    ``previous`` holds the earlier rows of the same accounts as ``new``.
+    """
     new = new.assign(as_of=pd.to_datetime(new["as_of"]).astype("datetime64[s]"))
     if previous is None or previous.empty:
         merged = new
@@ -159,92 +185,203 @@ def validate_gold(silver: dict[str, pd.DataFrame], gold: dict[str, pd.DataFrame]
 
 
 @contextmanager
-def _stage(result: list[StageTiming], name: str, progress: Progress | None, done: float) -> Iterator[None]:
-    if progress:
+def _stage(timings: dict[str, float], name: str, progress: Progress | None = None, done: float | None = None) -> Iterator[None]:
+    """Time a stage; partitions add up into the same stage."""
+    if progress and done is not None:
         progress(name, done)
     start = time.perf_counter()
     yield
-    result.append(StageTiming(name, time.perf_counter() - start))
+    timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+
+LINK_ACCOUNT_COLUMNS = ["account_id", "account_name", "parent_id", "phone", "website"]
+LINK_CONTACT_COLUMNS = ["contact_id", "account_id", "email", "phone"]
+ROLLUP_METRIC_COLUMNS = ["account_id", "arr_usd", "mrr_usd", "health_score", "churn_level", "next_contract_end_date"]
+
+
+def plan_partitions(data_dir: Path, opts: RunOptions) -> int:
+    if opts.partitions:
+        return opts.partitions
+    accounts = storage.read_bronze_arrow(data_dir, "Account", columns=["Id"]).num_rows
+    return max(1, math.ceil(accounts / opts.accounts_per_partition))
+
+
+def _row_partitions(table: str, tbl: pa.Table, partitions: int, parents: dict[str, tuple[pd.Index, np.ndarray]]) -> np.ndarray:
+    """The partition of every row of one bronze table."""
+    if table in BRONZE_CHILD_KEYS:
+        fk, parent = BRONZE_CHILD_KEYS[table]
+        index, parent_parts = parents[parent]
+        pos = index.get_indexer(tbl.column(fk).to_pandas())
+        # a child whose parent is unknown goes where the empty id goes; silver quarantines it as an orphan
+        orphan_part = partition_of(pd.Series([""]), partitions)[0]
+        return np.where(pos >= 0, parent_parts[np.maximum(pos, 0)], orphan_part)
+    id_col, account_col, version_col = BRONZE_ACCOUNT_KEYS[table]
+    ids = tbl.column(id_col).to_pandas() if id_col else None
+    accounts = record_accounts(ids, tbl.column(account_col).to_pandas(), tbl.column(version_col).to_pandas() if version_col else None)
+    parts = partition_of(accounts, partitions)
+    if ids is not None and any(parent == table for _, parent in BRONZE_CHILD_KEYS.values()):
+        first = ~ids.duplicated().to_numpy()  # every version of a record has the same partition
+        parents[table] = (pd.Index(ids[first]), parts[first])
+    return parts
+
+
+def split_bronze(data_dir: Path, work_dir: Path, partitions: int) -> None:
+    """Write every account-owned bronze table as one file per partition under ``work_dir``.
+
+    One bronze table is in memory at a time; reference tables are copied once.
+    """
+    parents: dict[str, tuple[pd.Index, np.ndarray]] = {}
+    # parents before their children, so a line item can find its opportunity's account
+    for table in sorted(BRONZE_TABLES, key=lambda t: t in BRONZE_CHILD_KEYS):
+        tbl = storage.read_bronze_arrow(data_dir, table)
+        if table in BRONZE_REFERENCE_TABLES:
+            storage.write_parquet(tbl, work_dir / "reference" / f"{table}.parquet", compression="lz4")
+            continue
+        parts = _row_partitions(table, tbl, partitions, parents)
+        # one stable sort by partition, then contiguous slices: cheaper than a filter per partition
+        order = np.argsort(parts, kind="stable")
+        bounds = np.searchsorted(parts[order], np.arange(partitions + 1))
+        ordered = tbl.take(pa.array(order))
+        for p in range(partitions):
+            chunk = ordered.slice(bounds[p], bounds[p + 1] - bounds[p])
+            storage.write_parquet(chunk, work_dir / f"p{p:05d}" / f"{table}.parquet", compression="lz4")
+        del tbl, ordered
+
+
+def read_partition(work_dir: Path, p: int) -> dict[str, pd.DataFrame]:
+    out = {}
+    for table in BRONZE_TABLES:
+        sub = "reference" if table in BRONZE_REFERENCE_TABLES else f"p{p:05d}"
+        out[table] = pq.read_table(work_dir / sub / f"{table}.parquet").to_pandas()
+    return out
+
+
+def _previous_history_for(data_dir: Path, account_ids: pd.Series) -> pd.DataFrame | None:
+    snap = storage.open_snapshot(data_dir)
+    if snap is None or HISTORY not in snap.tables("gold"):
+        return None
+    ids = pa.array(account_ids.astype(str).tolist(), pa.string())
+    tbl = pq.read_table(snap.table_path("gold", HISTORY))
+    return tbl.filter(pc.is_in(tbl.column("account_id"), value_set=ids)).to_pandas()
 
 
 def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResult:
     configs = check_config(opts.config_dir)  # before anything is written
     mapping, params = configs[MAPPING_FILE], configs[METRICS_FILE]
     run_id = opts.run_id or storage.new_run_id()
-    timings: list[StageTiming] = []
-    counts: list[TableCount] = []
+    timings: dict[str, float] = {}
 
-    with _stage(timings, "bronze", progress, 0.0):
-        present = storage.bronze_tables_present(opts.data_dir)
-        if "Account" not in present:
-            raise DataError(
-                f"no bronze Account data under {storage.bronze_dir(opts.data_dir, 'Account')}; "
-                "run `c360 generate` or `c360 extract` first"
-            )
-        bronze = {t: storage.read_bronze(opts.data_dir, t) for t in BRONZE_TABLES}
-
+    present = storage.bronze_tables_present(opts.data_dir)
+    if "Account" not in present:
+        raise DataError(
+            f"no bronze Account data under {storage.bronze_dir(opts.data_dir, 'Account')}; "
+            "run `c360 generate` or `c360 extract` first"
+        )
+    partitions = plan_partitions(opts.data_dir, opts)
+    dates = month_ends_before(opts.as_of, opts.backfill_months) + [opts.as_of]
     writer = storage.RunWriter(opts.data_dir, run_id)
+    work_dir = storage.runs_dir(opts.data_dir) / f".work-{run_id}"
+    shutil.rmtree(work_dir, ignore_errors=True)
+    reports: list[pd.DataFrame] = []
+    link_accounts: list[pd.DataFrame] = []
+    link_contacts: list[pd.DataFrame] = []
+    rollup_metrics: list[pd.DataFrame] = []
+    bronze_rows: dict[str, int] = {}
     try:
-        with _stage(timings, "silver", progress, 0.2):
-            result = build_silver(bronze, mapping, run_id=run_id)
-            silver = result.tables
-            for name, df in silver.items():
-                writer.write("silver", name, silver_to_arrow(name, df))
-            writer.write("quarantine", "quarantine", result.quarantine, QUARANTINE_SCHEMA)
-            quality = result.report.to_frame()
-            writer.write("quarantine", "data_quality_report", quality)
-        bronze_rows = {t: len(df) for t, df in bronze.items()}
-        del bronze
+        with _stage(timings, "bronze", progress, 0.0):
+            if partitions > 1:
+                split_bronze(opts.data_dir, work_dir, partitions)
 
-        with _stage(timings, "linking", progress, 0.35):
+        for p in range(partitions):
+            share = p / partitions
+            with _stage(timings, "bronze", progress, 0.05 + 0.75 * share):
+                if partitions > 1:
+                    bronze = read_partition(work_dir, p)
+                else:
+                    bronze = {t: storage.read_bronze(opts.data_dir, t) for t in BRONZE_TABLES}
+                for t, df in bronze.items():
+                    if p == 0 or t not in BRONZE_REFERENCE_TABLES:
+                        bronze_rows[t] = bronze_rows.get(t, 0) + len(df)
+
+            with _stage(timings, "silver"):
+                result = build_silver(bronze, mapping, run_id=run_id)
+                del bronze
+                silver = result.tables
+                first = p == 0
+                for name, df in silver.items():
+                    if first or name not in REFERENCE_TABLES:  # reference tables are whole in every partition
+                        writer.append("silver", name, silver_to_arrow(name, df))
+                quarantine, report = result.quarantine, result.report.to_frame()
+                if not first:
+                    quarantine = quarantine[~quarantine["table"].isin(BRONZE_REFERENCE_TABLES)]
+                    report = report[~report["table"].isin(REFERENCE_TABLES | BRONZE_REFERENCE_TABLES)]
+                writer.append("quarantine", "quarantine", quarantine_to_arrow(quarantine))
+                reports.append(report)
+                link_accounts.append(silver["accounts"][LINK_ACCOUNT_COLUMNS])
+                link_contacts.append(silver["contacts"][LINK_CONTACT_COLUMNS])
+
+            with _stage(timings, "gold"):
+                gold = compute_gold(silver, params, opts.as_of, run_id=run_id)
+                validate_gold(silver, gold)
+                for name in (METRICS, TIMELINE):
+                    writer.append("gold", name, gold_to_arrow(name, gold[name]))
+                rollup_metrics.append(gold[METRICS][ROLLUP_METRIC_COLUMNS])
+                del gold
+
+            with _stage(timings, "history"):
+                new_history = compute_metric_history(silver, params, dates, run_id=run_id)
+                previous = _previous_history_for(opts.data_dir, silver["accounts"]["account_id"])
+                writer.append("gold", HISTORY, gold_to_arrow(HISTORY, merge_history(previous, new_history)))
+            del silver, result
+
+        with _stage(timings, "linking", progress, 0.85):
             links = linking.link_accounts(
-                silver["accounts"],
-                silver["contacts"],
+                pd.concat(link_accounts, ignore_index=True),
+                pd.concat(link_contacts, ignore_index=True),
                 configs[LINKING_FILE],
                 configs[MANUAL_LINKS_FILE],
                 # master ids stay stable across runs: the previous mapping is an input
                 previous_masters=_previous_gold(opts.data_dir, linking.MASTER_ACCOUNTS),
             )
+            rollups = linking.master_rollups(links.master_accounts, pd.concat(rollup_metrics, ignore_index=True))
             for name, df in (
                 (linking.MASTER_ACCOUNTS, links.master_accounts),
                 (linking.ACCOUNT_LINKS, links.links),
                 (linking.REVIEW_QUEUE, links.review_queue),
+                (linking.ROLLUPS, rollups),
             ):
                 writer.write("gold", name, linking.to_arrow(name, df))
 
-        with _stage(timings, "gold", progress, 0.5):
-            gold = compute_gold_partitioned(silver, params, opts.as_of, run_id, opts.partitions)
-            validate_gold(silver, gold)
-
-        with _stage(timings, "history", progress, 0.7):
-            dates = month_ends_before(opts.as_of, opts.backfill_months) + [opts.as_of]
-            new_history = compute_metric_history(silver, params, dates, run_id=run_id)
-            gold[HISTORY] = merge_history(_previous_gold(opts.data_dir, HISTORY), new_history)
-            gold[linking.ROLLUPS] = linking.master_rollups(links.master_accounts, gold[METRICS])
-
-        with _stage(timings, "publish", progress, 0.9):
-            for name, df in gold.items():
-                to_arrow = linking.to_arrow if name in linking.LINK_SCHEMAS else gold_to_arrow
-                writer.write("gold", name, to_arrow(name, df))
+        with _stage(timings, "publish", progress, 0.95):
+            quality = (
+                pd.concat(reports, ignore_index=True)
+                .groupby(["table", "check", "rule", "field"], sort=False, dropna=False)["count"]
+                .sum()
+                .reset_index()
+            )
+            writer.write("quarantine", "data_quality_report", quality)
+            shutil.rmtree(work_dir, ignore_errors=True)
             snapshot = writer.publish(
                 {
                     "as_of": opts.as_of.isoformat(),
                     "backfill_months": opts.backfill_months,
-                    "partitions": opts.partitions,
+                    "partitions": partitions,
                     "bronze_rows": bronze_rows,
                     "gold_tables": sorted(GOLD_SCHEMAS) + sorted(linking.LINK_SCHEMAS),
                     "linking": dataclasses.asdict(links.stats),
+                    "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
                 }
             )
     except BaseException:
         writer.abandon()
+        shutil.rmtree(work_dir, ignore_errors=True)
         raise
 
-    for t, n in bronze_rows.items():
-        counts.append(TableCount("bronze", t, None, n))
+    counts = [TableCount("bronze", t, None, n) for t, n in bronze_rows.items()]
     for layer in ("silver", "quarantine", "gold"):
         for name, n in writer.row_counts[layer].items():
             counts.append(TableCount(layer, name, None, n))
     if progress:
         progress("done", 1.0)
-    return RunResult(run_id, opts.as_of, snapshot, timings, counts, quality)
+    stages = [StageTiming(k, v) for k, v in timings.items()]
+    return RunResult(run_id, opts.as_of, snapshot, stages, counts, quality)

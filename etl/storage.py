@@ -67,13 +67,15 @@ def atomic_write_text(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
-def write_parquet(df: pd.DataFrame | pa.Table, path: Path, schema: pa.Schema | None = None) -> int:
+def write_parquet(
+    df: pd.DataFrame | pa.Table, path: Path, schema: pa.Schema | None = None, compression: str = "zstd"
+) -> int:
     """Write one Parquet file (fsynced); returns the row count."""
     table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, schema=schema, preserve_index=False)
     if schema is not None and isinstance(df, pa.Table):
         table = table.select(schema.names).cast(schema)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd")
+    pq.write_table(table, path, compression=compression)
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
     return table.num_rows
@@ -200,18 +202,21 @@ def read_schema(table: str) -> pa.Schema:
     return schema
 
 
-def read_bronze(data_dir: Path, table: str) -> pd.DataFrame:
-    """Every batch and feed file of one bronze table, in `read_schema(table)`.
+def read_bronze_arrow(data_dir: Path, table: str, columns: list[str] | None = None) -> pa.Table:
+    """Every batch and feed file of one bronze table as one Arrow table in `read_schema(table)`.
 
-    Returns an empty frame with the right columns when nothing has landed yet.
+    An empty table with the right columns when nothing has landed yet.
     """
     schema = read_schema(table)
     files = _bronze_files(bronze_dir(data_dir, table))
-    if not files:
-        full = pa.schema(list(schema) + list(BRONZE_METADATA))
-        return full.empty_table().to_pandas()
-    tables = [_read_bronze_file(p, table, schema) for p in files]
-    return pa.concat_tables(tables).to_pandas()
+    full = pa.schema(list(schema) + list(BRONZE_METADATA))
+    out = pa.concat_tables([_read_bronze_file(p, table, schema) for p in files]) if files else full.empty_table()
+    return out.select(columns) if columns is not None else out
+
+
+def read_bronze(data_dir: Path, table: str) -> pd.DataFrame:
+    """`read_bronze_arrow` as a pandas frame."""
+    return read_bronze_arrow(data_dir, table).to_pandas()
 
 
 def bronze_tables_present(data_dir: Path) -> list[str]:
@@ -278,6 +283,7 @@ class RunWriter:
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
         self.row_counts: dict[str, dict[str, int]] = {layer: {} for layer in LAYERS}
+        self._writers: dict[tuple[str, str], pq.ParquetWriter] = {}
 
     def path(self, layer: str, name: str) -> Path:
         return self.staging / layer / f"{name}.parquet"
@@ -289,11 +295,41 @@ class RunWriter:
         self.row_counts[layer][name] = n
         return n
 
+    def append(self, layer: str, name: str, table: pa.Table) -> int:
+        """Add rows to a table written piece by piece (one partition at a time).
+
+        Each call becomes at least one row group of a single Parquet file, so
+        memory stays bounded by one partition however large the table grows.
+        """
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer {layer!r}")
+        key = (layer, name)
+        writer = self._writers.get(key)
+        if writer is None:
+            if name in self.row_counts[layer]:
+                raise ValueError(f"{layer}/{name} was already written whole")
+            path = self.path(layer, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer = self._writers[key] = pq.ParquetWriter(path, table.schema, compression="zstd")
+        elif not table.schema.equals(writer.schema):
+            table = table.cast(writer.schema)
+        writer.write_table(table)
+        self.row_counts[layer][name] = self.row_counts[layer].get(name, 0) + table.num_rows
+        return table.num_rows
+
+    def _close_writers(self) -> None:
+        for (layer, name), writer in self._writers.items():
+            writer.close()
+            with open(self.path(layer, name), "rb") as fh:
+                os.fsync(fh.fileno())
+        self._writers.clear()
+
     def read(self, layer: str, name: str) -> pd.DataFrame:
         return pq.read_table(self.path(layer, name)).to_pandas()
 
     def publish(self, manifest: dict) -> Snapshot:
         """Validate what was written, then make it the current snapshot."""
+        self._close_writers()
         for layer, counts in self.row_counts.items():
             for name, n in counts.items():
                 meta = pq.read_metadata(self.path(layer, name))
@@ -318,4 +354,10 @@ class RunWriter:
         return Snapshot(self.run_id, self.final, body)
 
     def abandon(self) -> None:
+        for writer in self._writers.values():
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - the directory is deleted next anyway
+                pass
+        self._writers.clear()
         shutil.rmtree(self.staging, ignore_errors=True)
