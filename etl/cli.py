@@ -255,6 +255,15 @@ def _register_link() -> None:
 _register_link()
 
 
+def _register_rules() -> None:
+    from rules.cli import rules_app
+
+    app.add_typer(rules_app, name="rules")
+
+
+_register_rules()
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",

@@ -53,6 +53,7 @@ from etl.partition import (
     record_accounts,
     split_tables,
 )
+import rules
 from etl.silver import build_silver, load_mapping, quarantine_to_arrow
 from etl.silver import to_arrow as silver_to_arrow
 
@@ -60,6 +61,7 @@ MAPPING_FILE = "bronze_to_silver_mapping.json"
 METRICS_FILE = "silver_to_gold_metrics.json"
 LINKING_FILE = "account_linking.json"
 MANUAL_LINKS_FILE = "manual_account_linkages.json"
+RULES = "rules"
 
 METRICS = "gold_customer_360_metrics"
 TIMELINE = "gold_customer_timeline"
@@ -118,12 +120,14 @@ class RunOptions:
     backfill_months: int = 0
     partitions: int = 0  # 0: one partition per `accounts_per_partition` accounts
     accounts_per_partition: int = 25_000
+    rules_dir: Path = rules.DEFAULT_RULES_DIR
 
 
-def check_config(config_dir: Path) -> dict[str, object]:
-    """Load and validate every config file the pipeline uses (raises ConfigError)."""
+def check_config(config_dir: Path, rules_dir: Path = rules.DEFAULT_RULES_DIR) -> dict[str, object]:
+    """Load and validate every config and rule file the pipeline uses (raises ConfigError)."""
     config_dir = Path(config_dir)
     return {
+        RULES: rules.load_rules(rules_dir),
         MAPPING_FILE: load_mapping(config_dir / MAPPING_FILE),
         METRICS_FILE: load_metrics_config(config_dir / METRICS_FILE),
         LINKING_FILE: linking.load_linking_config(config_dir / LINKING_FILE),
@@ -266,7 +270,7 @@ def _previous_history_for(data_dir: Path, account_ids: pd.Series) -> pd.DataFram
 
 
 def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResult:
-    configs = check_config(opts.config_dir)  # before anything is written
+    configs = check_config(opts.config_dir, opts.rules_dir)  # before anything is written
     mapping, params = configs[MAPPING_FILE], configs[METRICS_FILE]
     run_id = opts.run_id or storage.new_run_id()
     timings: dict[str, float] = {}
@@ -352,6 +356,26 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
             ):
                 writer.write("gold", name, linking.to_arrow(name, df))
 
+        with _stage(timings, "rules", progress, 0.9):
+            # Rules compare accounts with their segment, so they see the whole book:
+            # the few silver tables they read come back from this run's own files.
+            writer.finish_appends()
+            needed = ("cases", "invoices", "usage", "opportunities", "opportunity_line_items", "products")
+            silver_for_rules = {name: writer.read("silver", name) for name in needed}
+            fired = rules.run_rules(
+                silver_for_rules,
+                writer.read("gold", METRICS),
+                writer.read("gold", HISTORY),
+                configs[RULES],
+                storage.open_snapshot(opts.data_dir),
+                opts.as_of,
+                run_id,
+            )
+            del silver_for_rules
+            for name, df in fired.items():
+                writer.write("gold", name, rules.to_arrow(name, df))
+            del fired
+
         with _stage(timings, "publish", progress, 0.95):
             quality = (
                 pd.concat(reports, ignore_index=True)
@@ -367,7 +391,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                     "backfill_months": opts.backfill_months,
                     "partitions": partitions,
                     "bronze_rows": bronze_rows,
-                    "gold_tables": sorted(GOLD_SCHEMAS) + sorted(linking.LINK_SCHEMAS),
+                    "gold_tables": sorted(GOLD_SCHEMAS) + sorted(linking.LINK_SCHEMAS) + sorted(rules.RULES_SCHEMAS),
                     "linking": dataclasses.asdict(links.stats),
                     "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
                 }

@@ -241,7 +241,8 @@ class Snapshot:
         path = self.table_path(layer, name)
         if not path.exists():
             raise DataError(f"snapshot {self.run_id} has no {layer} table {name!r} ({path})")
-        return pq.read_table(path, columns=list(columns) if columns else None).to_pandas()
+        # one chunk per column: tables appended partition by partition have many row groups
+        return pq.read_table(path, columns=list(columns) if columns else None).combine_chunks().to_pandas()
 
     def tables(self, layer: str) -> list[str]:
         d = self.path / layer
@@ -317,6 +318,10 @@ class RunWriter:
         self.row_counts[layer][name] = self.row_counts[layer].get(name, 0) + table.num_rows
         return table.num_rows
 
+    def finish_appends(self) -> None:
+        """Close the tables written piece by piece, so they can be read back before publishing."""
+        self._close_writers()
+
     def _close_writers(self) -> None:
         for (layer, name), writer in self._writers.items():
             writer.close()
@@ -325,7 +330,7 @@ class RunWriter:
         self._writers.clear()
 
     def read(self, layer: str, name: str) -> pd.DataFrame:
-        return pq.read_table(self.path(layer, name)).to_pandas()
+        return pq.read_table(self.path(layer, name)).combine_chunks().to_pandas()
 
     def publish(self, manifest: dict) -> Snapshot:
         """Validate what was written, then make it the current snapshot."""

@@ -49,7 +49,7 @@ def published(tmp_path_factory, sample_bronze) -> storage.Snapshot:
 
 
 def test_shipped_config_is_valid():
-    assert len(check_config(CONFIG_DIR)) == 4
+    assert len(check_config(CONFIG_DIR)) == 5
 
 
 def test_end_to_end_publishes_every_layer(published):
@@ -72,6 +72,13 @@ def test_end_to_end_publishes_every_layer(published):
     timeline = published.read("gold", TIMELINE)
     assert set(timeline["event_type"]) == {"RENEWAL", "SUPPORT", "BILLING", "USAGE", "SALES", "ENGAGEMENT"}
     assert (pd.to_datetime(timeline["event_date"]).dt.date <= SAMPLE_AS_OF).all()
+    # rules ran over the same run's gold: every alert and recommendation names a published account
+    alerts = published.read("gold", "gold_risk_alerts")
+    recs = published.read("gold", "gold_recommendations")
+    assert set(alerts["account_id"]) <= set(metrics["account_id"]) and len(alerts)
+    assert set(recs["rule_id"]) <= {"R001", "R002", "R003", "R004", "R005", "R006"} and len(set(recs["rule_id"])) >= 4
+    high = set(metrics.loc[metrics["churn_level"] == "HIGH", "account_id"])
+    assert set(alerts.loc[(alerts["alert_type"] == "CHURN_RISK") & (alerts["severity"] == "HIGH"), "account_id"]) == high
 
 
 def test_linking_runs_on_silver_and_meets_quality_targets(published, sample_bronze):
@@ -225,6 +232,9 @@ SORT_KEYS = {
     "usage": ["account_id", "service_code", "usage_month"], "fx_rates": ["currency_code", "valid_from", "source"],
     "quarantine": ["table", "record_id", "rule", "field"], "data_quality_report": ["table", "check", "rule", "field"],
     METRICS: ["account_id"], TIMELINE: ["account_id", "event_date", "event_type", "event_id"], HISTORY: ["account_id", "as_of"],
+    "gold_risk_alerts": ["alert_id"], "gold_recommendations": ["recommendation_id"], "gold_rule_facts": ["account_id"],
+    "gold_master_accounts": ["account_id"], "gold_account_links": ["account_id_a", "account_id_b"],
+    "gold_link_review_queue": ["review_type", "account_id_a", "account_id_b"], "gold_master_account_rollups": ["master_id"],
 }
 
 
