@@ -78,7 +78,10 @@ def machine() -> dict[str, str]:
     return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": mem, "python": platform.python_version(), "commit": commit}
 
 
-def bench(scale: str, seed: int, workdir: Path, write_docs: bool, backfill_months: int) -> dict:
+EXTRACT_OBJECTS = ("Account", "Opportunity", "OpportunityLineItem", "Contact")
+
+
+def bench(scale: str, seed: int, workdir: Path, write_docs: bool, backfill_months: int, extract: bool = True) -> dict:
     accounts = SCALES[scale]
     c360 = [sys.executable, "-m", "etl.cli"]
     data_dir = workdir / f"seed{seed}-{scale}"
@@ -106,6 +109,18 @@ def bench(scale: str, seed: int, workdir: Path, write_docs: bool, backfill_month
         results.append(Measurement(f"  {stage}", s, float("nan"), accounts, "inside the pipeline process"))
     results.append(Measurement("pipeline (bronze -> published gold)", secs, rss, accounts,
                                f"incl. {backfill_months} month-ends of history"))
+
+    if extract:
+        from etl.extract.bench import bench_extract
+
+        ex = bench_extract(data_dir, workdir / "extract", objects=EXTRACT_OBJECTS)
+        for api in ("rest", "bulk2"):
+            r = ex[api]
+            results.append(Measurement(
+                f"extract {', '.join(EXTRACT_OBJECTS)} via {'REST queryAll' if api == 'rest' else 'Bulk API 2.0'}",
+                r["seconds"], r["peak_rss_mib"], accounts,
+                f"{ex['records']:,} records, {r['records_per_second']:,} records/s, {r['api_calls']} API calls, from the emulator on 127.0.0.1",
+            ))
 
     out = {
         "scale": scale,
@@ -161,9 +176,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / ".bench")
     parser.add_argument("--backfill-months", type=int, default=12)
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
+    parser.add_argument("--no-extract", action="store_true", help="skip the Salesforce extraction stage")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    out = bench(args.scale, args.seed, args.workdir, not args.no_docs and args.scale != "tiny", args.backfill_months)
+    out = bench(args.scale, args.seed, args.workdir, not args.no_docs and args.scale != "tiny", args.backfill_months,
+                extract=not args.no_extract)
     print(render(out))
 
 

@@ -48,8 +48,10 @@ def _peak_rss_mib() -> float:
     return float("nan")
 
 
-def bench_extract(data_dir_with_bronze: Path, workdir: Path) -> dict[str, Any]:
+def bench_extract(data_dir_with_bronze: Path, workdir: Path, objects: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Records/second and peak memory of a full REST and a full Bulk 2.0 extraction.
+
+    ``objects`` limits the run to some objects (default: every object in bronze).
 
     Returns ``{"records": N, "objects": {...}, "rest": {...}, "bulk2": {...}}``
     where each API entry has ``seconds`` (the extraction inside the worker),
@@ -59,7 +61,8 @@ def bench_extract(data_dir_with_bronze: Path, workdir: Path) -> dict[str, Any]:
     from etl.extract.emulator import Emulator, EmulatorServer
 
     source = Path(data_dir_with_bronze)
-    frames = {obj: read_bronze(source, obj) for obj in BRONZE_SALESFORCE if bronze_dir(source, obj).is_dir()}
+    wanted = objects or tuple(BRONZE_SALESFORCE)
+    frames = {obj: read_bronze(source, obj) for obj in wanted if bronze_dir(source, obj).is_dir()}
     if not frames:
         raise ValueError(f"{source} has no Salesforce objects in bronze")
     load_start = time.perf_counter()
@@ -82,7 +85,8 @@ def bench_extract(data_dir_with_bronze: Path, workdir: Path) -> dict[str, Any]:
                 "C360_SF_INSTANCE_URL": server.instance_url,
             }
             cmd = [sys.executable, "-m", "etl.extract.bench", "worker", "--api", api, "--port", str(server.port),
-                   "--ca", str(server.ca_path), "--data-dir", str(target), "--report", str(report)]
+                   "--ca", str(server.ca_path), "--data-dir", str(target), "--report", str(report),
+                   "--objects", ",".join(sorted(emu.org.objects))]
             wall = _run_worker(cmd, env)
             worker = json.loads(report.read_text())
             if worker["records"] != out["records"]:
@@ -109,7 +113,8 @@ def _worker(args: argparse.Namespace) -> None:
     config = config.model_copy(update={"bulk2": config.bulk2.model_copy(update={"poll_seconds": 0.05})})
     start = time.perf_counter()
     report = run_extract(
-        ExtractOptions(data_dir=args.data_dir, config=config, api=args.api, full_refresh=True),
+        ExtractOptions(data_dir=args.data_dir, config=config, api=args.api, full_refresh=True,
+                       objects=args.objects.split(",") if args.objects else None),
         load_credentials(),
         session=loopback_session(args.port, args.ca),
     )
@@ -128,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("--ca", type=Path, required=True)
     w.add_argument("--data-dir", type=Path, required=True)
     w.add_argument("--report", type=Path, required=True)
+    w.add_argument("--objects", default="")
     parser.add_argument("--data-dir", type=Path, help="a data directory whose bronze holds Salesforce objects")
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / ".bench" / "extract")
     args = parser.parse_args(argv)
