@@ -112,7 +112,7 @@ def pipeline_run(
     backfill_months: Annotated[int, typer.Option(min=0, max=120, help="Also compute metrics as of the last N month-ends")] = 0,
     partitions: Annotated[int, typer.Option(min=0, help="Process the book in N account-hash partitions (0: by book size)")] = 0,
     accounts_per_partition: Annotated[int, typer.Option(min=1, help="With --partitions 0: accounts per partition")] = 25_000,
-    source: Annotated[str, typer.Option(help="Where bronze comes from: 'bronze' (already landed)")] = "bronze",
+    source: Annotated[str, typer.Option(help="'bronze': what has landed; 'salesforce': extract incrementally first")] = "bronze",
     report_json: Annotated[Path | None, typer.Option(help="Also write stage timings and row counts to this JSON file")] = None,
     data_dir: DataDir = None,
     config_dir: ConfigDir = None,
@@ -120,9 +120,11 @@ def pipeline_run(
     """Build silver and gold from bronze and publish them as one snapshot."""
     from etl.pipeline import RunOptions, run_pipeline
 
-    if source != "bronze":
-        raise typer.BadParameter(f"unknown source {source!r}; supported: bronze", param_hint="--source")
+    if source not in ("bronze", "salesforce"):
+        raise typer.BadParameter(f"unknown source {source!r}; supported: bronze, salesforce", param_hint="--source")
     s = _settings(data_dir, config_dir)
+    if source == "salesforce":
+        EXTRACT(objects=None, full_refresh=False, data_dir=s.data_dir, config_dir=s.config_dir)
     opts = RunOptions(
         data_dir=s.data_dir,
         config_dir=s.config_dir,
@@ -237,10 +239,24 @@ def config_check(config_dir: ConfigDir = None) -> None:
     console.print(f"[green]ok[/] {s.config_dir / 'salesforce_config.json'}")
 
 
+# The extraction behind `c360 extract` and `pipeline run --source salesforce`; tests
+# swap in one whose HTTP sessions reach the Salesforce emulator on 127.0.0.1.
+EXTRACT = None
+
+
 def _register_extract() -> None:
+    global EXTRACT
     from etl.extract.command import extract_command
 
-    app.command("extract", help="Extract Salesforce objects into bronze (incremental; --full-refresh to ignore watermarks).")(extract_command)
+    import functools
+
+    EXTRACT = extract_command
+
+    @functools.wraps(extract_command)
+    def extract(*args, **kwargs):
+        return EXTRACT(*args, **kwargs)
+
+    app.command("extract", help="Extract Salesforce objects into bronze (incremental; --full-refresh to ignore watermarks).")(extract)
 
 
 _register_extract()
