@@ -233,10 +233,16 @@ def config_check(config_dir: ConfigDir = None) -> None:
     from etl.extract.config import load_salesforce_config
 
     s = _settings(None, config_dir)
+    from rules import DEFAULT_RULES_DIR
+
     for name in check_config(s.config_dir):
-        console.print(f"[green]ok[/] {s.config_dir / name}")
+        console.print(f"[green]ok[/] {DEFAULT_RULES_DIR if name == 'rules' else s.config_dir / name}")
     load_salesforce_config(s.config_dir / "salesforce_config.json")
     console.print(f"[green]ok[/] {s.config_dir / 'salesforce_config.json'}")
+    from server.config import load_server_config
+
+    load_server_config(s.config_dir)
+    console.print(f"[green]ok[/] {s.config_dir / 'server.json'}")
 
 
 # The extraction behind `c360 extract` and `pipeline run --source salesforce`; tests
@@ -278,6 +284,16 @@ def _register_rules() -> None:
 
 
 _register_rules()
+
+
+def _register_server_admin() -> None:
+    from server.cli import api_key_app, links_app
+
+    app.add_typer(api_key_app, name="api-key")
+    app.add_typer(links_app, name="links")
+
+
+_register_server_admin()
 
 
 @app.command()

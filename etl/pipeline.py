@@ -260,6 +260,26 @@ def read_partition(work_dir: Path, p: int) -> dict[str, pd.DataFrame]:
     return out
 
 
+STATE_DB = Path("state") / "c360.sqlite"
+
+
+def user_status_changes(data_dir: Path) -> pd.DataFrame | None:
+    """Alert and recommendation status changes made through the API since the rules last ran.
+
+    The API keeps them in its SQLite store; the view has exactly the columns the
+    rules lifecycle takes.  Read-only, so a running server is never blocked.
+    """
+    path = Path(data_dir) / STATE_DB
+    if not path.exists():
+        return None
+    import sqlite3
+
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        changes = pd.read_sql("SELECT * FROM lifecycle_status_changes", conn)
+    changes["at"] = pd.to_datetime(changes["at"], utc=True)
+    return changes
+
+
 def _previous_history_for(data_dir: Path, account_ids: pd.Series) -> pd.DataFrame | None:
     snap = storage.open_snapshot(data_dir)
     if snap is None or HISTORY not in snap.tables("gold"):
@@ -370,6 +390,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                 storage.open_snapshot(opts.data_dir),
                 opts.as_of,
                 run_id,
+                status_changes=user_status_changes(opts.data_dir),
             )
             del silver_for_rules
             for name, df in fired.items():

@@ -1,45 +1,174 @@
-"""The ASGI application: GraphQL (with GraphiQL) and health check on one Starlette app."""
+"""The ASGI application: GraphQL (queries, mutations, subscriptions), REST, the client, health and metrics.
+
+`create_app` wires the long-lived services once (snapshot holder, state
+store, API keys, operations, response cache, subscription broker, rules
+re-evaluation, Salesforce outbox worker) and declares the routes and
+middleware as plain lists.  The lifespan loads the first snapshot before
+the first request, then runs two background tasks: the snapshot watcher
+(swaps in a newly published snapshot, clears the cache, tells subscribers)
+and the outbox worker (Salesforce write-back).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import logging
-import uuid
+import time
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
+import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-from strawberry.asgi import GraphQL
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route, WebSocketRoute
 
+from etl.errors import C360Error
 from etl.gold.params import load_metrics_config
-from server.context import Context
-from server.schema import schema
+from etl.settings import REPO_ROOT
+from server.auth import Authenticator
+from server.cache import ResponseCache
+from server.config import ServerConfig, load_server_config
+from server.context import Services
+from server.events import Broker, Event
+from server.keys import KeyRing
+from server.limits import BodyLimitMiddleware
+from server.observability import Metrics, RequestIdMiddleware, configure_logging
+from server.operations import Change, Operations
+from server.rest import RestApi
+from server.schema import build_schema
 from server.snapshot import SnapshotHolder
+from server.spa import spa_routes
+from server.store import Store
+from server.view import C360GraphQL
+from server.writeback import OutboxWorker, SalesforceTasks, salesforce_tasks
 
 log = logging.getLogger("c360.server")
 
-
-class C360GraphQL(GraphQL):
-    def __init__(self, holder: SnapshotHolder, metrics_config, **kw):
-        super().__init__(schema, graphql_ide="graphiql", **kw)
-        self.holder = holder
-        self.metrics_config = metrics_config
-
-    async def get_context(self, request, response) -> Context:
-        return Context(holder=self.holder, metrics_config=self.metrics_config, request=request)
-
-    def process_errors(self, errors, execution_context=None) -> None:
-        for error in errors:
-            # Unexpected errors are masked for the client; keep the detail in the log with an id to find it.
-            if getattr(error, "original_error", None) is not None:
-                log.error("graphql error %s: %s", uuid.uuid4().hex[:12], error, exc_info=error.original_error)
+AUTO = "auto"
 
 
-def create_app(data_dir: Path, config_dir: Path) -> Starlette:
-    holder = SnapshotHolder(data_dir)
-    metrics_config = load_metrics_config(Path(config_dir) / "silver_to_gold_metrics.json")
+def _reevaluator(holder: SnapshotHolder):
+    try:
+        from server.reeval import Reevaluator
+
+        return Reevaluator(holder)
+    except (ImportError, C360Error) as exc:  # no rules package, or no valid rule files yet: serve without it
+        log.warning("per-customer rule re-evaluation off: %s", exc)
+        return None
+
+
+def create_app(
+    data_dir: Path,
+    config_dir: Path,
+    *,
+    config: ServerConfig | None = None,
+    environ: Mapping[str, str] | None = None,
+    salesforce: SalesforceTasks | None | str = AUTO,
+) -> Starlette:
+    """The API over `data_dir`'s published snapshots.
+
+    `config` defaults to ``config_dir/server.json``; `environ` (default
+    ``os.environ``) supplies API key hashes and Salesforce credentials;
+    `salesforce` is the Task writer, found from the environment when AUTO.
+    """
+    config = config or load_server_config(config_dir)
+    if config.json_logs:
+        configure_logging(True)
+    holder = SnapshotHolder(data_dir, config.snapshot_check_seconds, poll=False)
+    store = Store.open(data_dir, config.state_dir)
+    tasks = salesforce_tasks(config_dir, config.write_back, environ) if salesforce == AUTO else salesforce
+    operations = Operations(holder, store, config.write_back, salesforce_configured=tasks is not None)
+    services = Services(
+        holder=holder,
+        metrics_config=load_metrics_config(Path(config_dir) / "silver_to_gold_metrics.json"),
+        config=config,
+        store=store,
+        operations=operations,
+        broker=Broker(),
+        reevaluator=_reevaluator(holder),
+    )
+    metrics = Metrics()
+    cache = ResponseCache(config.cache, metrics)
+    auth = Authenticator(KeyRing(store, environ), config.auth.anonymous_role)
+    schema = build_schema(config)
+    worker = OutboxWorker(store, tasks, config.write_back, metrics) if tasks is not None else None
+
+    async def after_mutation(change: Change) -> None:
+        await cache.invalidate(change.account_ids)
+        reeval = services.reevaluator
+        if reeval is not None and change.kind in ("alert", "recommendation"):
+            for account in change.account_ids:
+                await anyio.to_thread.run_sync(reeval.evaluate, account, change.operation)
+        snap = holder.get()
+        services.broker.publish(Event("MUTATION", change.kind, snap.run_id if snap else None, change.ids, change.account_ids, change.operation))
+        if worker is not None and change.operation == "executeAction":
+            worker.wake.set()
+
+    operations.listeners.append(after_mutation)
+
+    async def after_write_back(entry) -> None:
+        """A write-back attempt changed what `executedAction.writeBack` shows for the customer."""
+        await cache.invalidate((entry.account_id,))
+        snap = holder.get()
+        services.broker.publish(Event("MUTATION", "writeback", snap.run_id if snap else None, (entry.outbox_id,), (entry.account_id,), "writeBack"))
+
+    if worker is not None:
+        worker.listeners.append(after_write_back)
+
+    def snapshot_age() -> float | None:
+        snap = holder.get()
+        if snap is None or not snap.published_at:
+            return None
+        return time.time() - datetime.fromisoformat(snap.published_at).timestamp()
+
+    metrics.gauge("snapshot_age_seconds", snapshot_age, "Seconds since the served snapshot was published.")
+    metrics.gauge("snapshot_loaded_age_seconds", lambda: (time.time() - holder.get().loaded_at) if holder.get() else None,
+                  "Seconds since the served snapshot was loaded.")
+    metrics.gauge("cache_entries", lambda: len(cache), "Cached responses.")
+    metrics.gauge("subscribers", lambda: services.broker.subscribers, "Open GraphQL subscriptions.")
+    metrics.gauge("outbox_pending", lambda: store.outbox_counts().get("pending", 0), "Salesforce write-backs waiting to be sent.")
+    metrics.gauge("customers", lambda: len(holder.get().metrics) if holder.get() else None, "Customers in the served snapshot.")
+
+    async def watch_snapshots() -> None:
+        while True:
+            await asyncio.sleep(config.snapshot_check_seconds)
+            try:
+                changed = await anyio.to_thread.run_sync(holder.refresh)
+            except Exception:  # a broken run must not stop the watcher: the previous snapshot keeps serving
+                log.exception("could not load the newly published snapshot; still serving the previous one")
+                continue
+            if changed:
+                snap = holder.get()
+                await cache.clear()
+                services.broker.publish(Event("SNAPSHOT", "snapshot", snap.run_id))
+                log.info("serving a new snapshot", extra={"run_id": snap.run_id, "as_of": snap.as_of.isoformat()})
+
+    @asynccontextmanager
+    async def lifespan(app):
+        await anyio.to_thread.run_sync(holder.get)  # load the snapshot before the first request
+        gc.freeze()  # the loaded snapshot is long-lived: keep it out of every collection (PERF_NOTES)
+        watcher = asyncio.create_task(watch_snapshots(), name="snapshot-watcher")
+        sender = asyncio.create_task(worker.run(), name="outbox-worker") if worker is not None else None
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
+            if sender is not None:
+                # Let an attempt in flight finish and record its outcome: cancelled, it would leave
+                # its entry leased (unsendable) for lease_seconds.
+                worker.stop()
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+                    await asyncio.wait_for(sender, timeout=config.write_back.attempt_timeout_seconds + 5)
+            store.close()
 
     async def healthz(request: Request) -> JSONResponse:
         snap = holder.get()
@@ -47,11 +176,61 @@ def create_app(data_dir: Path, config_dir: Path) -> Starlette:
             return JSONResponse({"status": "no snapshot published"}, status_code=503)
         return JSONResponse({"status": "ok", "run_id": snap.run_id, "as_of": snap.as_of.isoformat(), "customers": len(snap.metrics)})
 
-    @asynccontextmanager
-    async def lifespan(app):
-        holder.get()  # load the snapshot before the first request
-        yield
+    async def readyz(request: Request) -> JSONResponse:
+        problems = []
+        snap = holder.get()
+        if snap is None:
+            problems.append("no snapshot published: run `c360 pipeline run`")
+        try:
+            await anyio.to_thread.run_sync(store.outbox_counts)
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"state store unusable: {type(exc).__name__}")
+        if services.reevaluator is not None and services.reevaluator.rules.last_error is not None:
+            problems.append(f"rule files invalid (serving the last good ones): {services.reevaluator.rules.last_error}")
+        body = {
+            "ready": not any(p.startswith(("no snapshot", "state store")) for p in problems),
+            "run_id": snap.run_id if snap else None,
+            "tables": sorted(snap.tables) if snap else [],
+            "salesforce_write_back": "on" if worker is not None else "off",
+            "problems": problems,
+        }
+        return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
-    graphql = C360GraphQL(holder, metrics_config)
-    routes = [Route("/healthz", healthz), Route("/graphql", graphql, methods=["GET", "POST"])]
-    return Starlette(routes=routes, lifespan=lifespan)
+    async def prometheus(request: Request) -> PlainTextResponse:
+        text = await anyio.to_thread.run_sync(metrics.render)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    graphql = C360GraphQL(services, schema, auth, cache, metrics)
+    rest = RestApi(services, schema, auth, cache)
+    dist = Path(config.client_dist)
+    dist = dist if dist.is_absolute() else REPO_ROOT / dist
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", prometheus),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        *rest.routes(),
+        *spa_routes(dist),
+    ]
+    middleware = [
+        Middleware(RequestIdMiddleware, metrics=metrics),
+        Middleware(BodyLimitMiddleware, max_bytes=config.limits.max_body_bytes),
+    ]
+    if config.cors.allow_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=config.cors.allow_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Content-Type", "X-API-Key", "X-Request-ID", "Idempotency-Key"],
+                expose_headers=["X-Request-ID", "X-Cache"],
+                max_age=config.cors.max_age_seconds,
+            )
+        )
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.services = services
+    app.state.cache = cache
+    app.state.metrics = metrics
+    app.state.worker = worker
+    return app

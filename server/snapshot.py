@@ -2,9 +2,11 @@
 
 The API never triggers the ETL: it reads what the pipeline published and
 swaps to a newer snapshot when ``CURRENT`` changes.  Tables stay columnar
-(pandas) and are indexed by account id; per-account slices of the timeline
-and history are found by binary search on the sorted ``account_id`` column,
-so memory stays close to the Parquet size even at a million accounts.
+(pandas for filters, Arrow for rows) and sorted by account id; per-account
+slices of the timeline, history, alerts and recommendations are found by
+binary search on the sorted key column.  Tables the rules stage or the
+linker publish are optional: a snapshot made before them still loads, and
+`Snapshot.tables` says which it has.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from etl import storage
 from server.search import NameIndex
@@ -26,6 +30,15 @@ from server.search import NameIndex
 METRICS = "gold_customer_360_metrics"
 TIMELINE = "gold_customer_timeline"
 HISTORY = "gold_customer_metric_history"
+# Published by the rules stage and the linker; a snapshot may predate them.
+ALERTS = "gold_risk_alerts"
+RECOMMENDATIONS = "gold_recommendations"
+RULE_FACTS = "gold_rule_facts"
+MASTER_ACCOUNTS = "gold_master_accounts"
+ACCOUNT_LINKS = "gold_account_links"
+REVIEW_QUEUE = "gold_link_review_queue"
+ROLLUPS = "gold_master_account_rollups"
+OPTIONAL_TABLES = (ALERTS, RECOMMENDATIONS, RULE_FACTS, MASTER_ACCOUNTS, ACCOUNT_LINKS, REVIEW_QUEUE, ROLLUPS)
 
 
 def _clean(value: Any) -> Any:
@@ -50,17 +63,60 @@ def _as_date(value: Any) -> date | None:
     return value
 
 
-class _Slices:
-    """Row ranges of a table sorted by account_id."""
+class Table:
+    """One gold table kept twice in the same row order: pandas for vectorised filters and sorts,
+    Arrow for turning a few rows into dicts (about ten times faster than ``DataFrame.to_dict``).
 
-    def __init__(self, df: pd.DataFrame):
-        self.df = df.reset_index(drop=True)
-        self.keys = self.df["account_id"].to_numpy(dtype=object)
+    ``df`` has a RangeIndex, so the index of any filtered or sorted slice of it
+    holds row positions that `take` accepts.  With a `key` the rows are sorted
+    by it and `span` / `records` find one key's rows by binary search.
+    """
 
-    def rows(self, account_id: str) -> pd.DataFrame:
-        lo = np.searchsorted(self.keys, account_id, side="left")
-        hi = np.searchsorted(self.keys, account_id, side="right")
+    def __init__(self, arrow: pa.Table, sort_by: list[str] | None = None, key: str | None = None):
+        df = arrow.to_pandas()
+        if sort_by:
+            order = df.sort_values(sort_by, kind="stable").index.to_numpy()
+            arrow = arrow.take(pa.array(order, pa.int64()))
+            df = df.iloc[order].reset_index(drop=True)
+        self.arrow = arrow.combine_chunks()
+        self.df = df
+        self.key = key
+        self.keys = df[key].to_numpy(dtype=object) if key else None
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def span(self, value: str) -> tuple[int, int]:
+        lo = int(np.searchsorted(self.keys, value, side="left"))
+        hi = int(np.searchsorted(self.keys, value, side="right"))
+        return lo, hi
+
+    def rows(self, value: str) -> pd.DataFrame:
+        lo, hi = self.span(value)
         return self.df.iloc[lo:hi]
+
+    def records(self, value: str) -> list[dict[str, Any]]:
+        lo, hi = self.span(value)
+        return _pylist(self.arrow.slice(lo, hi - lo)) if hi > lo else []
+
+    def take(self, positions) -> list[dict[str, Any]]:
+        positions = np.asarray(positions, dtype=np.int64)
+        return _pylist(self.arrow.take(pa.array(positions))) if len(positions) else []
+
+
+def _pylist(table: pa.Table) -> list[dict[str, Any]]:
+    """Arrow rows as dicts of Python values; a float NaN is a null like any other."""
+    rows = table.to_pylist()
+    for r in rows:
+        for k, v in r.items():
+            if isinstance(v, float) and math.isnan(v):
+                r[k] = None
+    return rows
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a (small) frame as dicts of plain Python values (None for nulls)."""
+    return [{k: _clean(v) for k, v in r.items()} for r in df.to_dict("records")]
 
 
 @dataclass
@@ -69,73 +125,169 @@ class Snapshot:
     as_of: date
     published_at: str
     metrics: pd.DataFrame  # indexed by account_id, sorted
-    timeline: _Slices
-    history: _Slices
+    metrics_table: Table  # the same rows, for dicts
+    timeline: Table  # by account_id
+    history: Table  # by account_id
     names: NameIndex
+    tables: frozenset[str] = frozenset()  # the optional tables this snapshot has
+    alerts: Table | None = None  # by account_id, then alert_type
+    alert_pos: dict[str, int] | None = None  # alert_id -> row
+    recommendations: Table | None = None  # by account_id, then rule_id, first_seen
+    recommendation_pos: dict[str, int] | None = None
+    rule_facts: pd.DataFrame | None = None  # indexed by account_id
+    masters: Table | None = None  # gold_master_accounts by account_id
+    master_members: Table | None = None  # gold_master_accounts by master_id
+    links: Table | None = None  # gold_account_links by master_id
+    review_queue: Table | None = None
+    rollups: Table | None = None  # by master_id
+    loaded_at: float = 0.0  # time.time() when loaded
+    positions: dict[str, int] = field(default_factory=dict)  # account_id -> row of metrics
 
     @classmethod
     def load(cls, snap: storage.Snapshot) -> Snapshot:
-        metrics = snap.read("gold", METRICS).sort_values("account_id", kind="stable")
+        def arrow(name: str) -> pa.Table:
+            return pq.read_table(snap.table_path("gold", name))
+
+        metrics_table = Table(arrow(METRICS), ["account_id"], "account_id")
+        metrics = metrics_table.df.copy(deep=False)
         metrics.index = pd.Index(metrics["account_id"].to_numpy(dtype=object))  # unnamed: no clash with the column
-        timeline = snap.read("gold", TIMELINE).sort_values(["account_id", "event_date", "event_id"], kind="stable")
-        history = snap.read("gold", HISTORY).sort_values(["account_id", "as_of"], kind="stable")
-        return cls(
+        present = frozenset(t for t in OPTIONAL_TABLES if t in snap.tables("gold"))
+        out = cls(
             run_id=snap.run_id,
             as_of=date.fromisoformat(snap.manifest["as_of"]),
             published_at=snap.manifest.get("published_at", ""),
             metrics=metrics,
-            timeline=_Slices(timeline),
-            history=_Slices(history),
+            metrics_table=metrics_table,
+            timeline=Table(arrow(TIMELINE), ["account_id", "event_date", "event_id"], "account_id"),
+            history=Table(arrow(HISTORY), ["account_id", "as_of"], "account_id"),
             names=NameIndex(metrics["account_id"].to_numpy(dtype=object), metrics["account_name"].fillna("").to_numpy(dtype=object)),
+            tables=present,
+            loaded_at=time.time(),
         )
+        out.positions = {a: i for i, a in enumerate(metrics.index)}
+        if ALERTS in present:
+            out.alerts = Table(arrow(ALERTS), ["account_id", "alert_type"], "account_id")
+            out.alert_pos = {a: i for i, a in enumerate(out.alerts.df["alert_id"].to_numpy(dtype=object))}
+        if RECOMMENDATIONS in present:
+            out.recommendations = Table(arrow(RECOMMENDATIONS), ["account_id", "rule_id", "first_seen", "recommendation_id"], "account_id")
+            out.recommendation_pos = {r: i for i, r in enumerate(out.recommendations.df["recommendation_id"].to_numpy(dtype=object))}
+        if RULE_FACTS in present:
+            facts = arrow(RULE_FACTS).to_pandas()
+            facts.index = pd.Index(facts["account_id"].to_numpy(dtype=object))
+            out.rule_facts = facts
+        if MASTER_ACCOUNTS in present:
+            masters = arrow(MASTER_ACCOUNTS)
+            out.masters = Table(masters, ["account_id"], "account_id")
+            out.master_members = Table(masters, ["master_id", "account_id"], "master_id")
+        if ACCOUNT_LINKS in present:
+            out.links = Table(arrow(ACCOUNT_LINKS), ["master_id", "account_id_a", "account_id_b"], "master_id")
+        if REVIEW_QUEUE in present:
+            out.review_queue = Table(arrow(REVIEW_QUEUE))
+        if ROLLUPS in present:
+            out.rollups = Table(arrow(ROLLUPS), ["master_id"], "master_id")
+        return out
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+    # ------------------------------------------------------------------ customers
 
     def customer(self, account_id: str) -> dict[str, Any] | None:
-        try:
-            row = self.metrics.loc[account_id]
-        except KeyError:
-            return None
-        return {k: _clean(v) for k, v in row.items()}
+        pos = self.positions.get(account_id)
+        return None if pos is None else self.metrics_table.take([pos])[0]
 
     def customers(self, account_ids) -> list[dict[str, Any]]:
-        rows = self.metrics.loc[list(account_ids)]
-        return [{k: _clean(v) for k, v in rec.items()} for rec in rows.to_dict("records")]
+        """Rows of known ids, in the order given (unknown ids are skipped)."""
+        positions = [self.positions[a] for a in account_ids if a in self.positions]
+        return self.metrics_table.take(positions)
 
     def timeline_for(self, account_id: str) -> pd.DataFrame:
+        """The account's events as a frame whose index holds row positions for `timeline.take`."""
         return self.timeline.rows(account_id)
 
-    def history_for(self, account_id: str) -> pd.DataFrame:
-        return self.history.rows(account_id)
+    def history_for(self, account_id: str) -> list[dict[str, Any]]:
+        return self.history.records(account_id)
+
+    # ------------------------------------------------------------------ rules
+
+    def alert(self, alert_id: str) -> dict[str, Any] | None:
+        if self.alert_pos is None or alert_id not in self.alert_pos:
+            return None
+        return self.alerts.take([self.alert_pos[alert_id]])[0]
+
+    def alerts_for(self, account_id: str) -> list[dict[str, Any]] | None:
+        return None if self.alerts is None else self.alerts.records(account_id)
+
+    def recommendation(self, recommendation_id: str) -> dict[str, Any] | None:
+        if self.recommendation_pos is None or recommendation_id not in self.recommendation_pos:
+            return None
+        return self.recommendations.take([self.recommendation_pos[recommendation_id]])[0]
+
+    def recommendations_for(self, account_id: str) -> list[dict[str, Any]] | None:
+        return None if self.recommendations is None else self.recommendations.records(account_id)
+
+    # ------------------------------------------------------------------ linking
+
+    def master_of(self, account_id: str) -> dict[str, Any] | None:
+        if self.masters is None:
+            return None
+        rows = self.masters.records(account_id)
+        return rows[0] if rows else None
+
+    def member_ids(self, master_id: str) -> list[str]:
+        return [] if self.master_members is None else self.master_members.rows(master_id)["account_id"].tolist()
+
+    def members_of(self, master_id: str) -> list[dict[str, Any]]:
+        return [] if self.master_members is None else self.master_members.records(master_id)
+
+    def links_of(self, master_id: str) -> list[dict[str, Any]] | None:
+        return None if self.links is None else self.links.records(master_id)
+
+    def rollup(self, master_id: str) -> dict[str, Any] | None:
+        if self.rollups is None:
+            return None
+        rows = self.rollups.records(master_id)
+        return rows[0] if rows else None
 
 
 class SnapshotHolder:
     """Holds the current snapshot and swaps in a newer one when CURRENT changes.
 
-    The check is a cheap read of a small file, done at most once per
-    ``check_interval`` seconds; loading happens outside the lock so readers
-    keep the old snapshot meanwhile.
+    With ``poll=True`` (the default, for scripts and tests) `get` checks
+    ``CURRENT`` itself, at most once per ``check_interval`` seconds.  The
+    server passes ``poll=False`` and calls `refresh` from a background task
+    instead, so no request ever waits for a snapshot to load; readers keep
+    the old snapshot meanwhile.  Listeners are called with the new snapshot
+    after each swap.
     """
 
-    def __init__(self, data_dir: Path, check_interval: float = 2.0):
+    def __init__(self, data_dir: Path, check_interval: float = 2.0, poll: bool = True):
         self.data_dir = Path(data_dir)
         self.check_interval = check_interval
+        self.poll = poll
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._current: Snapshot | None = None
         self._checked = 0.0
+        self.listeners: list = []
 
     def get(self) -> Snapshot | None:
         now = time.monotonic()
-        if self._current is None or now - self._checked >= self.check_interval:
+        if self._current is None or (self.poll and now - self._checked >= self.check_interval):
             self._checked = now
             self.refresh()
         return self._current
 
     def refresh(self) -> bool:
-        run_id = storage.current_run_id(self.data_dir)
-        if run_id is None or (self._current is not None and self._current.run_id == run_id):
-            return False
-        loaded = Snapshot.load(storage.open_snapshot(self.data_dir, run_id))
-        with self._lock:
-            self._current = loaded
+        with self._refresh_lock:
+            run_id = storage.current_run_id(self.data_dir)
+            if run_id is None or (self._current is not None and self._current.run_id == run_id):
+                return False
+            loaded = Snapshot.load(storage.open_snapshot(self.data_dir, run_id))
+            with self._lock:
+                self._current = loaded
+        for listener in list(self.listeners):
+            listener(loaded)
         return True
 
 

@@ -10,6 +10,19 @@ import strawberry
 
 from server import explain
 from server.context import Info
+from server.schema.accounts import (
+    LinkedAccount,
+    MasterAccount,
+    linked_accounts,
+    master_for,
+)
+from server.schema.alerts import (
+    Alert,
+    AlertStatus,
+    Recommendation,
+    RecommendationStatus,
+    RuleEvaluation,
+)
 from server.schema.types import (
     AsOf,
     ChurnLevel,
@@ -25,7 +38,7 @@ from server.schema.types import (
     cursor_encode,
     enum_or_none,
 )
-from server.snapshot import _as_date, _clean
+from server.snapshot import _as_date
 
 
 @strawberry.type(description="A business customer (one Salesforce account) and everything known about it.")
@@ -92,10 +105,8 @@ class Customer:
 
     @strawberry.field(description="Metrics at each month-end computed so far, oldest first")
     def metric_history(self, info: Info) -> list[MetricPoint]:
-        rows = info.context.snapshot().history_for(str(self.id)).to_dict("records")
         out = []
-        for r in rows:
-            r = {k: _clean(v) for k, v in r.items()}
+        for r in info.context.snapshot().history_for(str(self.id)):
             out.append(
                 MetricPoint(
                     as_of=_as_date(r["as_of"]),
@@ -122,7 +133,8 @@ class Customer:
         first: int = 50,
         after: str | None = None,
     ) -> TimelineConnection:
-        df = info.context.snapshot().timeline_for(str(self.id))
+        snap = info.context.snapshot()
+        df = snap.timeline_for(str(self.id))
         if types:
             df = df[df["event_type"].isin([t.value for t in types])]
         if since is not None or until is not None:
@@ -135,7 +147,7 @@ class Customer:
             df = df[mask]
         df = df.iloc[::-1]  # newest first
         offset = cursor_decode(after)
-        first = max(0, min(first, 500))
+        first = info.context.page_size(first)
         page = df.iloc[offset : offset + first]
         events = [
             TimelineEvent(
@@ -143,12 +155,12 @@ class Customer:
                 date=_as_date(r["event_date"]),
                 type=TimelineEventType(r["event_type"]),
                 title=r["title"],
-                status=_clean(r.get("status")),
-                amount_usd=_clean(r.get("amount_usd")),
+                status=r.get("status"),
+                amount_usd=r.get("amount_usd"),
                 source_table=r["source_table"],
                 source_id=r["source_id"],
             )
-            for r in page.to_dict("records")
+            for r in snap.timeline.take(page.index)
         ]
         end = offset + len(page)
         return TimelineConnection(
@@ -156,6 +168,36 @@ class Customer:
             page_info=PageInfo(has_next_page=end < len(df), end_cursor=cursor_encode(end) if len(page) else after),
             events=events,
         )
+
+    @strawberry.field(description="The customer's alerts (all statuses unless filtered), most severe first; empty when the snapshot has no alerts table")
+    async def alerts(self, info: Info, statuses: list[AlertStatus] | None = None) -> list[Alert]:
+        rows = await info.context.loaders.alerts.load(str(self.id))
+        wanted = {s.value for s in statuses} if statuses else None
+        rows = [r for r in rows if wanted is None or r["status"] in wanted]
+        rows.sort(key=lambda r: ({"HIGH": 0, "MEDIUM": 1, "LOW": 2}.get(r["severity"], 9), -(r.get("impact_usd") or 0), r["alert_id"]))
+        return [Alert.from_row(r) for r in rows]
+
+    @strawberry.field(description="The customer's recommendations (all statuses unless filtered), highest priority first; empty when the snapshot has none")
+    async def recommendations(self, info: Info, statuses: list[RecommendationStatus] | None = None) -> list[Recommendation]:
+        rows = await info.context.loaders.recommendations.load(str(self.id))
+        wanted = {s.value for s in statuses} if statuses else None
+        rows = [r for r in rows if wanted is None or r["status"] in wanted]
+        rows.sort(key=lambda r: ({"HIGH": 0, "MEDIUM": 1, "LOW": 2}.get(r["priority"], 9), -(r.get("impact_usd") or 0), r["recommendation_id"]))
+        return [Recommendation.from_row(r) for r in rows]
+
+    @strawberry.field(description="The latest re-evaluation of the customer's rules after a mutation on this snapshot; null when none ran")
+    def rule_evaluation(self, info: Info) -> RuleEvaluation | None:
+        reeval = info.context.services.reevaluator
+        ev = None if reeval is None else reeval.get(str(self.id))
+        return None if ev is None else RuleEvaluation.from_evaluation(ev)
+
+    @strawberry.field(description="The real company this account belongs to (the linker's master account); null when the snapshot has no linker output")
+    def master_account(self, info: Info) -> MasterAccount | None:
+        return master_for(info, str(self.id))
+
+    @strawberry.field(description="The other accounts of the same company, each with the direct link evidence when there is one")
+    def linked_accounts(self, info: Info) -> list[LinkedAccount]:
+        return linked_accounts(info, str(self.id))
 
 
 @strawberry.enum
@@ -231,6 +273,7 @@ class CustomerQuery:
     @strawberry.field(description="One customer by Salesforce Account Id; null when unknown")
     def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         snap = info.context.snapshot()
+        info.context.touch(str(id))
         row = snap.customer(str(id))
         return None if row is None else Customer.from_row(row, snap.run_id)
 
@@ -244,13 +287,14 @@ class CustomerQuery:
         after: str | None = None,
     ) -> CustomerConnection:
         snap = info.context.snapshot()
+        info.context.touch_all()
+        first = info.context.page_size(first)
         sort = sort or CustomerSort()
         df = _filtered(snap.metrics, filter)
         df = df.sort_values([sort.field.value, "account_id"], ascending=[not sort.descending, True], na_position="last", kind="stable")
         offset = cursor_decode(after)
-        first = max(0, min(first, 200))
         page = df.iloc[offset : offset + first]
-        rows = [{k: _clean(v) for k, v in r.items()} for r in page.to_dict("records")]
+        rows = snap.customers(page.index)
         edges = [
             CustomerEdge(cursor=cursor_encode(offset + i + 1), node=Customer.from_row(r, snap.run_id))
             for i, r in enumerate(rows)
@@ -265,6 +309,7 @@ class CustomerQuery:
     @strawberry.field(description="Autocomplete: prefix matches first, then typo-tolerant matches, ranked")
     def search_customers(self, info: Info, query: str, limit: int = 10) -> list[SearchHit]:
         snap = info.context.snapshot()
+        info.context.touch_all()
         hits = snap.names.search(query, max(1, min(limit, 50)))
         rows = snap.customers([i for i, _ in hits]) if hits else []
         return [SearchHit(score=s, customer=Customer.from_row(r, snap.run_id)) for (_, s), r in zip(hits, rows)]

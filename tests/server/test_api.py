@@ -2,51 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
-
-import httpx
 import pytest
-import uvicorn
 
 from etl import storage
-from etl.pipeline import RunOptions, run_pipeline
 from etl.settings import REPO_ROOT
-from server.app import create_app
 from server.schema import export_sdl
 from tests.conftest import SAMPLE_AS_OF
 
-CONFIG_DIR = REPO_ROOT / "config"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory, sample_bronze):
-    data_dir = tmp_path_factory.mktemp("api") / "data"
-    shutil.copytree(sample_bronze, data_dir)
-    run_pipeline(RunOptions(data_dir=data_dir, config_dir=CONFIG_DIR, as_of=SAMPLE_AS_OF, run_id="api-run", backfill_months=2))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(data_dir, CONFIG_DIR), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-        yield client, storage.open_snapshot(data_dir)
-    server.should_exit = True
-    thread.join(timeout=10)
+def api(api):
+    """(client with a viewer key, the published snapshot): the queries need no more than viewer."""
+    api.client.headers["X-API-Key"] = api.keys["viewer"]
+    yield api.client, storage.open_snapshot(api.data_dir)
+    del api.client.headers["X-API-Key"]
 
 
-def gql(client: httpx.Client, query: str, **variables):
+def gql(client, query: str, **variables):
     resp = client.post("/graphql", json={"query": query, "variables": variables})
     assert resp.status_code == 200, resp.text
     return resp.json()

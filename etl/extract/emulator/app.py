@@ -12,6 +12,7 @@ Routes (``{v}`` is any API version, e.g. ``62.0``)::
     GET    /services/data/v{v}/jobs/query/{id}/results?maxRecords=&locator=   CSV, Sforce-Locator
     DELETE /services/data/v{v}/jobs/query/{id}
     GET    /services/data/v{v}/limits
+    POST   /services/data/v{v}/sobjects/{obj}/               create a record (the API's Salesforce write-back)
 
 `Gateway`, an ASGI middleware, does what Salesforce does around every data
 call (check the bearer token, count the call against the daily limit,
@@ -149,6 +150,7 @@ class Emulator:
         self.jobs: dict[str, _Job] = {}
         self.requests: list[str] = []  # "METHOD host path" of every request, for assertions
         self.logins: list[tuple[str, str]] = []  # (flow, host)
+        self.created: list[dict[str, Any]] = []  # every record created over REST: {"object", "id", "fields"}
 
     def now(self) -> datetime:
         return self.fixed_now or datetime.now(UTC)
@@ -186,6 +188,7 @@ class Emulator:
             self.jobs.clear()
             self.requests.clear()
             self.logins.clear()
+            self.created.clear()
             self.api_used = 0
 
 
@@ -485,6 +488,48 @@ async def job_results(request: Request) -> Response:
     return Response(body, media_type="text/csv", headers={"Sforce-Locator": nxt, "Sforce-NumberOfRecords": str(end - offset)})
 
 
+# Real fields of objects the bronze contract does not keep, accepted on create (and then only in `Emulator.created`).
+_WRITABLE_EXTRA = {"Task": {"WhatId", "OwnerId", "Description", "Priority"}}
+_READ_ONLY = {"Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp"}
+_ID_PREFIX = {"Task": "00T", "Event": "00U", "Account": "001", "Contact": "003", "Case": "500", "Opportunity": "006"}
+
+
+async def create_record(request: Request) -> Response:
+    """POST /sobjects/{obj}/: insert one record, answering 201 {id, success, errors} like Salesforce."""
+    emu = _emu(request)
+    name = request.path_params["obj"]
+    so = next((o for o in emu.org.objects.values() if o.name.lower() == name.lower() and o.name not in emu.org.unavailable), None)
+    if so is None:
+        return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
+    try:
+        body = await request.json()
+    except ValueError:
+        return sf_error(400, "JSON_PARSER_ERROR", "request body is not JSON")
+    if not isinstance(body, dict):
+        return sf_error(400, "JSON_PARSER_ERROR", "Cannot deserialize instance of sObject from a non-object value")
+    fields = {k: v for k, v in body.items() if k != "attributes"}
+    columns = set(so.table.column_names)
+    extra = _WRITABLE_EXTRA.get(so.name, set())
+    unknown = sorted(k for k in fields if k not in columns and k not in extra)
+    if unknown:
+        return sf_error(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {so.name}")
+    read_only = sorted(k for k in fields if k in _READ_ONLY or (so.name == "Task" and k == "AccountId"))
+    if read_only:
+        return sf_error(400, "INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {', '.join(read_only)}. "
+                        "Please check the security settings of this field and verify that it is read/write for your profile "
+                        "or permission set.")
+    record_id = _ID_PREFIX.get(so.name, "a00") + secrets.token_hex(8).upper()[:12] + "AAA"
+    row: dict[str, Any] = {k: v for k, v in fields.items() if k in columns}
+    row["Id"] = record_id
+    what = fields.get("WhatId")
+    if so.name == "Task" and isinstance(what, str) and what.startswith("001") and "AccountId" in columns:
+        row["AccountId"] = what  # Salesforce derives a Task's AccountId from its WhatId
+    emu.org.insert(so.name, pd.DataFrame([row]))
+    with emu.lock:
+        emu.created.append({"object": so.name, "id": record_id, "fields": fields})
+    return JSONResponse({"id": record_id, "success": True, "errors": []}, status_code=201)
+
+
 async def limits(request: Request) -> Response:
     emu = _emu(request)
     return JSONResponse({"DailyApiRequests": {"Max": emu.api_limit, "Remaining": max(0, emu.api_limit - emu.api_used)}})
@@ -506,6 +551,8 @@ def create_app(emulator: Emulator) -> Starlette:
         Route(data + "/jobs/query", create_job, methods=["POST"]),
         Route(data + "/jobs/query/{job_id}", job_info, methods=["GET", "DELETE"]),
         Route(data + "/jobs/query/{job_id}/results", job_results, methods=["GET"]),
+        Route(data + "/sobjects/{obj}", create_record, methods=["POST"]),
+        Route(data + "/sobjects/{obj}/", create_record, methods=["POST"]),
         Route(data + "/limits", limits, methods=["GET"]),
         Route(data + "/limits/", limits, methods=["GET"]),
     ]

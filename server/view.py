@@ -1,0 +1,164 @@
+"""The /graphql endpoint: authentication, the response cache, then Strawberry.
+
+Order of work for an HTTP request:
+
+1. GraphiQL for a browser's GET (when enabled) - no key needed to load the page;
+2. the API key -> a principal, or 401;
+3. the body, read once within the size limit (413 past it);
+4. for a query (not a mutation): the response cache, keyed by query,
+   variables, operation name, role and snapshot id;
+5. Strawberry with a fresh typed `Context` (per-request DataLoaders);
+6. a successful query's bytes go into the cache, tagged with the customers
+   the resolvers read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+
+from cross_web import HTTPException
+from graphql import OperationType, get_operation_ast, parse
+from graphql.error import GraphQLError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.async_base_view import UNSET
+
+from server.auth import Authenticator, Unauthenticated
+from server.cache import ResponseCache, cache_key
+from server.context import Context, Services
+from server.limits import TooLarge
+from server.loaders import Loaders
+from server.observability import Metrics, request_id_var
+
+log = logging.getLogger("c360.server")
+
+
+@lru_cache(maxsize=1024)
+def operation_type(query: str, operation_name: str | None) -> str | None:
+    """'query', 'mutation', 'subscription', or None when the text does not parse (Strawberry reports that)."""
+    try:
+        op = get_operation_ast(parse(query), operation_name)
+    except GraphQLError:
+        return None
+    if op is None:
+        return None
+    return {OperationType.QUERY: "query", OperationType.MUTATION: "mutation", OperationType.SUBSCRIPTION: "subscription"}[op.operation]
+
+
+def unauthorized(message: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}, status_code=401,
+                        headers={"WWW-Authenticate": 'APIKey header="X-API-Key"'})
+
+
+def new_context(services: Services, principal, request, request_id: str | None) -> Context:
+    ctx = Context(services=services, principal=principal, request=request, request_id=request_id)
+    ctx.loaders = Loaders(ctx.snapshot, services.store.overlay, ctx.touch)
+    return ctx
+
+
+class C360GraphQL(GraphQL):
+    def __init__(self, services: Services, schema, auth: Authenticator, cache: ResponseCache, metrics: Metrics):
+        config = services.config
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if config.graphql.graphiql else None,
+            allowed_origins=tuple(config.cors.allow_origins),
+        )
+        self.services = services
+        self.auth = auth
+        self.cache = cache
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        response = await self.handle_http(request)
+        await response(scope, receive, send)
+
+    async def handle_http(self, request: Request) -> Response:
+        if request.method == "GET" and "text/html" in request.headers.get("accept", "") and "query" not in request.query_params:
+            if self.graphql_ide:
+                return await self.render_graphql_ide(request)
+            return JSONResponse({"errors": [{"message": "GraphiQL is disabled"}]}, status_code=404)
+        try:
+            principal = self.auth.from_headers(request.headers)
+        except Unauthenticated as exc:
+            return unauthorized(exc.message)
+        try:
+            body = await request.body()
+        except TooLarge:
+            limit = self.services.config.limits.max_body_bytes
+            return JSONResponse({"errors": [{"message": f"request body larger than {limit} bytes", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
+                                status_code=413)
+        rid = request_id_var.get()
+        ctx = new_context(self.services, principal, request, rid)
+        key = None
+        generation = self.cache.generation
+        if self.cache.enabled:
+            key = self._cache_key(request, body, principal.role)
+            if key is not None:
+                if self.services.store.refresh():  # another process changed statuses
+                    await self.cache.clear()
+                    generation = self.cache.generation
+                hit = await self.cache.get(key)
+                if hit is not None:
+                    return Response(hit, media_type="application/json", headers={"X-Cache": "HIT"})
+        try:
+            response = await self.run(request, context=ctx)
+        except HTTPException as exc:  # bad JSON, wrong method: Strawberry's own 4xx
+            return Response(exc.reason, status_code=exc.status_code, media_type="text/plain")
+        if key is not None and response.status_code == 200 and getattr(request.state, "graphql_errors", True) is False:
+            await self.cache.put(key, response.body, None if ctx.touched_all else set(ctx.touched_accounts), generation)
+            response.headers["X-Cache"] = "MISS"
+        return response
+
+    def _cache_key(self, request: Request, body: bytes, role: str) -> str | None:
+        snap = self.services.holder.get()
+        if snap is None:
+            return None
+        if request.method == "GET":
+            q = request.query_params
+            query, variables, name = q.get("query"), q.get("variables"), q.get("operationName")
+            try:
+                variables = json.loads(variables) if variables else None
+            except ValueError:
+                return None
+        else:
+            try:
+                data = json.loads(body)
+            except ValueError:
+                return None
+            if not isinstance(data, dict):
+                return None  # batches are not cached
+            query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
+        if not isinstance(query, str) or operation_type(query, name if isinstance(name, str) else None) != "query":
+            return None
+        return cache_key("graphql", query, variables, name, role, snap.run_id)
+
+    async def get_context(self, request, response) -> Context:
+        # HTTP requests get theirs in handle_http; this is the WebSocket's, authenticated in on_ws_connect.
+        rid = request_id_var.get()
+        return new_context(self.services, None, request, rid)
+
+    async def on_ws_connect(self, context: Context):
+        try:
+            headers = context.request.headers if isinstance(context.request, WebSocket) else {}
+            context.principal = self.auth.from_connection_params(context.connection_params, headers)
+        except Unauthenticated as exc:
+            log.info("websocket refused: %s", exc.message)
+            raise ConnectionRejectionError() from None
+        return UNSET
+
+    async def process_result(self, request, result):
+        if isinstance(request, Request):
+            request.state.graphql_errors = bool(result.errors)
+            if result.errors:
+                self.metrics.inc("graphql_errors", len(result.errors))
+        return await super().process_result(request, result)

@@ -1,0 +1,256 @@
+"""Mutations: typed results, idempotency under concurrency, status overlays, audit, manual links."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pandas as pd
+import pytest
+
+from etl import storage
+from etl.linking.config import load_manual_linkages
+from server.store import STATE_FILE
+
+EXECUTE = """
+mutation($id: ID!, $key: String!, $note: String) {
+  executeAction(recommendationId: $id, idempotencyKey: $key, note: $note) {
+    __typename
+    ... on ActionExecuted { action { id recommendationId customerId note executedBy writeBack { status } }
+                            recommendation { id status statusHistory { status by source reason } } }
+    ... on AlreadyExecuted { recommendationId action { id } }
+    ... on MutationError { message }
+    ... on NotAllowed { currentStatus }
+    ... on InvalidInput { field }
+    ... on NotFound { what id }
+  }
+}
+"""
+DISMISS = """mutation($id: ID!, $reason: String!) { dismissRecommendation(id: $id, reason: $reason) {
+  __typename ... on RecommendationUpdated { recommendation { status statusReason } } ... on MutationError { message }
+  ... on NotAllowed { currentStatus } ... on InvalidInput { field } } }"""
+ACK = """mutation($id: ID!, $note: String) { acknowledgeAlert(id: $id, note: $note) {
+  __typename ... on AlertUpdated { alert { id status statusChangedBy statusReason } } ... on MutationError { message }
+  ... on NotAllowed { currentStatus } } }"""
+SNOOZE = """mutation($id: ID!, $until: Date!) { snoozeAlert(id: $id, until: $until) {
+  __typename ... on AlertUpdated { alert { id status snoozedUntil } } ... on MutationError { message } ... on InvalidInput { field } } }"""
+
+
+@pytest.fixture(scope="module")
+def gold(api):
+    snap = storage.open_snapshot(api.data_dir)
+    return {"alerts": snap.read("gold", "gold_risk_alerts"), "recs": snap.read("gold", "gold_recommendations")}
+
+
+def _open_recs(gold, n: int, skip: int = 0) -> list[pd.Series]:
+    recs = gold["recs"]
+    return [r for _, r in recs[recs["status"] == "OPEN"].iloc[skip : skip + n].iterrows()]
+
+
+def _open_alert(gold, i: int) -> pd.Series:
+    alerts = gold["alerts"]
+    return alerts[alerts["status"] == "OPEN"].iloc[i]
+
+
+def _db(api) -> sqlite3.Connection:
+    return sqlite3.connect(api.data_dir / "state" / STATE_FILE)
+
+
+def test_execute_action_changes_the_status_everywhere_at_once(api, gold):
+    rec = _open_recs(gold, 1)[0]
+    account = rec["account_id"]
+    before = api.gql("{ dashboardSummary { openRecommendationsByPriority { label count } } }", "viewer")["dashboardSummary"]
+    r = api.gql(EXECUTE, "operator", id=rec["recommendation_id"], key="exec-1", note="called the CFO")["executeAction"]
+    assert r["__typename"] == "ActionExecuted"
+    assert r["action"]["recommendationId"] == rec["recommendation_id"] and r["action"]["customerId"] == account
+    assert r["action"]["executedBy"] == "test-operator" and r["action"]["note"] == "called the CFO"
+    assert r["action"]["writeBack"]["status"] == "NOT_CONFIGURED"  # no Salesforce credentials in this server
+    assert r["recommendation"]["status"] == "EXECUTED"
+    assert r["recommendation"]["statusHistory"][-1] == {"status": "EXECUTED", "by": "test-operator", "source": "API", "reason": "called the CFO"}
+    # every read path shows the store's status over the snapshot's
+    c = api.gql("query($id: ID!){ customer(id: $id) { recommendations { id status } } }", "viewer", id=account)["customer"]
+    assert {x["id"]: x["status"] for x in c["recommendations"]}[rec["recommendation_id"]] == "EXECUTED"
+    listed = api.gql("query($f: RecommendationFilter){ recommendations(filter: $f, first: 200) { edges { node { id } } } }",
+                     "viewer", f={"statuses": ["EXECUTED"]})["recommendations"]["edges"]
+    assert rec["recommendation_id"] in {e["node"]["id"] for e in listed}
+    after = api.gql("{ dashboardSummary { openRecommendationsByPriority { label count } } }", "viewer")["dashboardSummary"]
+    delta = {b["label"]: b["count"] - a["count"] for a, b in zip(before["openRecommendationsByPriority"], after["openRecommendationsByPriority"])}
+    assert delta == {p: (-1 if p == rec["priority"] else 0) for p in ("HIGH", "MEDIUM", "LOW")}
+    rest = api.get(f"/api/customer/{account}/recommendations", "viewer").json()["items"]
+    assert {x["id"]: x["status"] for x in rest}[rec["recommendation_id"]] == "EXECUTED"
+
+
+def test_same_key_returns_the_first_result_and_another_key_is_already_executed(api, gold):
+    rec = _open_recs(gold, 1, skip=1)[0]
+    first = api.gql(EXECUTE, "operator", id=rec["recommendation_id"], key="exec-2")["executeAction"]
+    again = api.gql(EXECUTE, "operator", id=rec["recommendation_id"], key="exec-2")["executeAction"]
+    assert first["__typename"] == again["__typename"] == "ActionExecuted"
+    assert again["action"]["id"] == first["action"]["id"]
+    other = api.gql(EXECUTE, "operator", id=rec["recommendation_id"], key="exec-2b")["executeAction"]
+    assert other["__typename"] == "AlreadyExecuted" and other["action"]["id"] == first["action"]["id"]
+    # the same key with other arguments is refused, not replayed
+    reused = api.gql(EXECUTE, "operator", id=_open_recs(gold, 1, skip=2)[0]["recommendation_id"], key="exec-2")["executeAction"]
+    assert reused["__typename"] == "IdempotencyKeyReused"
+    with _db(api) as db:
+        assert db.execute("SELECT count(*) FROM actions WHERE recommendation_id = ?", (rec["recommendation_id"],)).fetchone()[0] == 1
+
+
+def test_fifty_concurrent_identical_calls_execute_once(api, gold):
+    rec = _open_recs(gold, 1, skip=3)[0]
+    body = {"query": EXECUTE, "variables": {"id": rec["recommendation_id"], "key": "burst-1", "note": "burst"}}
+
+    async def burst() -> list[dict]:
+        limits = httpx.Limits(max_connections=50)
+        async with httpx.AsyncClient(base_url=api.base_url, headers=api.headers("operator"), timeout=60, limits=limits) as client:
+            responses = await asyncio.gather(*[client.post("/graphql", json=body) for _ in range(50)])
+        assert {r.status_code for r in responses} == {200}
+        return [r.json()["data"]["executeAction"] for r in responses]
+
+    results = asyncio.run(burst())
+    assert {r["__typename"] for r in results} == {"ActionExecuted"}
+    assert len({r["action"]["id"] for r in results}) == 1
+    with _db(api) as db:
+        assert db.execute("SELECT count(*) FROM actions WHERE recommendation_id = ?", (rec["recommendation_id"],)).fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM status_changes WHERE id = ?", (rec["recommendation_id"],)).fetchone()[0] == 1
+        outcomes = dict(db.execute("SELECT outcome, count(*) FROM audit_log WHERE idempotency_key = 'burst-1' GROUP BY outcome").fetchall())
+    assert outcomes == {"ActionExecuted": 1, "replayed:ActionExecuted": 49}
+
+
+def test_expected_failures_are_typed(api, gold):
+    rec = _open_recs(gold, 1, skip=4)[0]
+    nf = api.gql(EXECUTE, "operator", id="R001:nope:20260101", key="nf-1")["executeAction"]
+    assert nf == {"__typename": "NotFound", "message": nf["message"], "what": "recommendation", "id": "R001:nope:20260101"}
+    viewer = api.gql(EXECUTE, "viewer", id=rec["recommendation_id"], key="v-1")["executeAction"]
+    assert viewer["__typename"] == "NotAllowed" and "operator" in viewer["message"]
+    no_key = api.gql(EXECUTE, "operator", id=rec["recommendation_id"], key="")["executeAction"]
+    assert no_key["__typename"] == "InvalidInput" and no_key["field"] == "idempotencyKey"
+    # a dismissed recommendation cannot be executed; dismissing needs a reason
+    assert api.gql(DISMISS, "operator", id=rec["recommendation_id"], reason=" ")["dismissRecommendation"]["field"] == "reason"
+    d = api.gql(DISMISS, "operator", id=rec["recommendation_id"], reason="customer already renewed")["dismissRecommendation"]
+    assert d["recommendation"] == {"status": "DISMISSED", "statusReason": "customer already renewed"}
+    late = api.gql(EXECUTE, "operator", id=rec["recommendation_id"], key="late-1")["executeAction"]
+    assert late["__typename"] == "NotAllowed" and late["currentStatus"] == "DISMISSED"
+    with _db(api) as db:
+        assert db.execute("SELECT count(*) FROM actions WHERE recommendation_id = ?", (rec["recommendation_id"],)).fetchone()[0] == 0
+
+
+def test_acknowledge_and_snooze_alerts(api, gold):
+    alert = _open_alert(gold, 0)
+    a = api.gql(ACK, "operator", id=alert["alert_id"], note="on it")["acknowledgeAlert"]
+    assert a["alert"] == {"id": alert["alert_id"], "status": "ACKNOWLEDGED", "statusChangedBy": "user", "statusReason": "on it"}
+    again = api.gql(ACK, "operator", id=alert["alert_id"])["acknowledgeAlert"]
+    assert again["__typename"] == "NotAllowed" and again["currentStatus"] == "ACKNOWLEDGED"
+    today = datetime.now(UTC).date()  # the server's "today" is UTC
+    until = (today + timedelta(days=14)).isoformat()
+    s = api.gql(SNOOZE, "operator", id=alert["alert_id"], until=until)["snoozeAlert"]
+    assert s["alert"] == {"id": alert["alert_id"], "status": "SNOOZED", "snoozedUntil": until}
+    past = api.gql(SNOOZE, "operator", id=alert["alert_id"], until=today.isoformat())["snoozeAlert"]
+    assert past["__typename"] == "InvalidInput" and past["field"] == "until"
+    listed = api.gql("query($f: AlertFilter){ alerts(filter: $f) { edges { node { id status } } } }", "viewer",
+                     f={"customerId": alert["account_id"], "statuses": ["SNOOZED"]})["alerts"]["edges"]
+    assert [e["node"]["id"] for e in listed] == [alert["alert_id"]]
+    history = api.gql("query($id: ID!){ alert(id: $id) { statusHistory { status source by until } } }", "viewer", id=alert["alert_id"])
+    assert [(h["status"], h["source"]) for h in history["alert"]["statusHistory"]] == [("OPEN", "SNAPSHOT"), ("ACKNOWLEDGED", "API"), ("SNOOZED", "API")]
+    assert history["alert"]["statusHistory"][-1]["until"] == until
+
+
+def test_audit_log_records_who_what_and_which_key(api, gold):
+    alert = _open_alert(gold, 1)
+    api.gql(ACK, "operator", id=alert["alert_id"])
+    q = "query($t: String){ auditLog(first: 5, targetId: $t) { operation outcome actor apiKeyId role requestId customerId } }"
+    entries = api.gql(q, "admin", t=alert["alert_id"])["auditLog"]
+    assert entries[0]["operation"] == "acknowledgeAlert" and entries[0]["outcome"] == "AlertUpdated"
+    assert entries[0]["actor"] == "test-operator" and entries[0]["role"] == "operator" and entries[0]["customerId"] == alert["account_id"]
+    assert len(entries[0]["apiKeyId"]) == 12 and entries[0]["requestId"]
+    denied = api.post(q, "operator", t=alert["alert_id"]).json()
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_store_changes_feed_the_rules_lifecycle_and_are_not_applied_twice(fresh_api, gold):
+    """The state store's `lifecycle_status_changes` view is the frame rules.lifecycle takes on the next run."""
+    api = fresh_api
+    alert = _open_alert(gold, 2)
+    assert api.gql(ACK, "operator", id=alert["alert_id"], note="handled")["acknowledgeAlert"]["__typename"] == "AlertUpdated"
+    with _db(api) as db:
+        changes = pd.read_sql("SELECT * FROM lifecycle_status_changes", db)
+    assert list(changes.columns) == ["id", "new_status", "at", "reason", "until"]
+    # the next nightly pipeline run, one day later, reads these changes from the store itself
+    from etl.pipeline import RunOptions, run_pipeline
+    from tests.server.harness import CONFIG_DIR
+
+    snap = storage.open_snapshot(api.data_dir)
+    as_of = date.fromisoformat(snap.manifest["as_of"]) + timedelta(days=1)
+    published = run_pipeline(RunOptions(data_dir=api.data_dir, config_dir=CONFIG_DIR, as_of=as_of, run_id="next-run")).snapshot
+    row = published.read("gold", "gold_risk_alerts").set_index("alert_id").loc[alert["alert_id"]]
+    assert (row["status"], row["status_changed_by"], row["status_reason"]) == ("ACKNOWLEDGED", "user", "handled")
+    # the server swaps to the new snapshot; the status comes from the snapshot now, and the API change is not shown twice
+    q = "query($id: ID!){ snapshot { asOf { runId } } alert(id: $id) { status statusHistory { status source } } }"
+    for _ in range(100):
+        d = api.gql(q, "viewer", id=alert["alert_id"])
+        if d["snapshot"]["asOf"]["runId"] == "next-run":
+            break
+        import time
+
+        time.sleep(0.05)
+    assert d["snapshot"]["asOf"]["runId"] == "next-run"
+    assert d["alert"] == {"status": "ACKNOWLEDGED", "statusHistory": [{"status": "ACKNOWLEDGED", "source": "SNAPSHOT"}]}
+
+
+def test_manual_link_decisions_are_admin_only_and_export_as_the_linker_config(fresh_api, gold, tmp_path):
+    from server.links import export_manual_linkages
+    from server.store import Store
+
+    api = fresh_api
+    accounts = sorted(gold["recs"]["account_id"].unique())[:3]
+    q = """mutation($a: ID!, $b: ID!, $r: String!) { linkAccounts(accountIdA: $a, accountIdB: $b, reason: $r) {
+             __typename ... on LinkDecisionRecorded { decision { id accountIdA accountIdB decision author active } }
+             ... on MutationError { message } ... on InvalidInput { field } ... on NotFound { id } } }"""
+    un = q.replace("linkAccounts", "unlinkAccounts")
+    assert api.gql(q, "operator", a=accounts[0], b=accounts[1], r="same VAT number")["linkAccounts"]["__typename"] == "NotAllowed"
+    assert api.gql(q, "admin", a=accounts[0], b=accounts[0], r="same VAT number")["linkAccounts"]["__typename"] == "InvalidInput"
+    assert api.gql(q, "admin", a=accounts[0], b="001NOPE", r="same VAT number")["linkAccounts"] == {"__typename": "NotFound", "message": "no account '001NOPE' in the published snapshot", "id": "001NOPE"}
+    ok = api.gql(q, "admin", a=accounts[1], b=accounts[0], r="same VAT number")["linkAccounts"]
+    assert ok["decision"] == {"id": ok["decision"]["id"], "accountIdA": accounts[0], "accountIdB": accounts[1], "decision": "MUST_LINK",
+                              "author": "test-admin", "active": True}
+    api.gql(un, "admin", a=accounts[0], b=accounts[2], r="different companies")
+    # a later decision on the same pair replaces the earlier one
+    api.gql(un, "admin", a=accounts[0], b=accounts[1], r="they split in 2025")
+    active = api.gql("{ linkDecisions { accountIdA accountIdB decision } }", "admin")["linkDecisions"]
+    assert sorted((d["accountIdA"], d["accountIdB"], d["decision"]) for d in active) == [
+        (accounts[0], accounts[1], "MUST_NOT_LINK"), (accounts[0], accounts[2], "MUST_NOT_LINK")]
+    existing = tmp_path / "config"
+    existing.mkdir()
+    (existing / "manual_account_linkages.json").write_text(json.dumps({
+        "must_link": [{"account_a": accounts[0], "account_b": accounts[1], "reason": "old belief", "author": "x", "date": "2025-01-01"},
+                      {"account_a": "001A", "account_b": "001B", "reason": "kept as is", "author": "x", "date": "2025-01-01"}],
+        "must_not_link": []}))
+    store = Store.open(api.data_dir)
+    try:
+        target, _ = export_manual_linkages(store, existing)
+    finally:
+        store.close()
+    reread = load_manual_linkages(target)
+    assert [(p.account_a, p.account_b) for p in reread.must_link] == [("001A", "001B")]
+    assert sorted((p.account_a, p.account_b, p.reason) for p in reread.must_not_link) == [
+        (accounts[0], accounts[1], "they split in 2025"), (accounts[0], accounts[2], "different companies")]
+
+
+def test_a_mutation_re_evaluates_the_customers_rules_on_the_per_customer_path(api, gold):
+    rec = _open_recs(gold, 1, skip=6)[0]
+    account = rec["account_id"]
+    q = "query($id: ID!){ customer(id: $id) { ruleEvaluation { trigger rulesFingerprint firings { ruleId kind severity explanation { text } } } } }"
+    assert api.gql(q, "viewer", id=account)["customer"]["ruleEvaluation"] is None
+    api.gql(EXECUTE, "operator", id=rec["recommendation_id"], key="reeval-1")
+    ev = api.gql(q, "viewer", id=account)["customer"]["ruleEvaluation"]
+    assert ev["trigger"] == "executeAction" and ev["rulesFingerprint"]
+    # durable-rules on this one customer agrees with the nightly batch that produced the snapshot
+    alerts, recs = gold["alerts"], gold["recs"]
+    as_of = alerts["as_of"].max()
+    expected = {(r.alert_type, r.severity) for r in alerts[(alerts.account_id == account) & (alerts.last_seen == as_of)].itertuples()}
+    expected |= {(r.rule_id, r.priority) for r in recs[(recs.account_id == account) & (recs.last_seen == as_of)].itertuples()}
+    assert {(f["ruleId"], f["severity"]) for f in ev["firings"]} == expected
+    texts = {(r.alert_type, r.explanation) for r in alerts[alerts.account_id == account].itertuples()}
+    assert {(f["ruleId"], f["explanation"]["text"]) for f in ev["firings"] if f["kind"] == "alert"} == texts
