@@ -280,6 +280,21 @@ def user_status_changes(data_dir: Path) -> pd.DataFrame | None:
     return changes
 
 
+def api_link_decisions(data_dir: Path) -> list[tuple]:
+    """Active must-link / must-not-link decisions made through the API (`linkAccounts`), oldest first."""
+    path = Path(data_dir) / STATE_DB
+    if not path.exists():
+        return []
+    import sqlite3
+    from datetime import datetime
+
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            "SELECT account_a, account_b, decision, reason, author, at FROM link_decisions WHERE superseded_by IS NULL ORDER BY seq"
+        ).fetchall()
+    return [(a, b, kind, reason, author, datetime.fromisoformat(at).date()) for a, b, kind, reason, author, at in rows]
+
+
 def _previous_history_for(data_dir: Path, account_ids: pd.Series) -> pd.DataFrame | None:
     snap = storage.open_snapshot(data_dir)
     if snap is None or HISTORY not in snap.tables("gold"):
@@ -363,7 +378,8 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                 pd.concat(link_accounts, ignore_index=True),
                 pd.concat(link_contacts, ignore_index=True),
                 configs[LINKING_FILE],
-                configs[MANUAL_LINKS_FILE],
+                # the file's decisions, overridden by newer ones made through the API
+                linking.merge_manual_decisions(configs[MANUAL_LINKS_FILE], api_link_decisions(opts.data_dir)),
                 # master ids stay stable across runs: the previous mapping is an input
                 previous_masters=_previous_gold(opts.data_dir, linking.MASTER_ACCOUNTS),
             )

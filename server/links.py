@@ -13,26 +13,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from etl.linking.config import (
-    MANUAL_FILE,
-    ManualLinkages,
-    ManualPair,
-    load_manual_linkages,
-)
+from etl.linking.config import MANUAL_FILE, ManualLinkages, load_manual_linkages, merge_manual_decisions
 from server.store import Store
 
 
 def manual_linkages_document(store: Store, existing: ManualLinkages | None) -> ManualLinkages:
-    decided = {(d.account_a, d.account_b): d for d in store.link_decisions(active_only=True)}
-    must: list[ManualPair] = []
-    must_not: list[ManualPair] = []
-    if existing is not None:
-        must += [p for p in existing.must_link if p.key not in decided]
-        must_not += [p for p in existing.must_not_link if p.key not in decided]
-    for (a, b), d in decided.items():
-        pair = ManualPair(account_a=a, account_b=b, reason=d.reason, author=d.author, date=d.at.date())
-        (must if d.decision == "must_link" else must_not).append(pair)
-    return ManualLinkages(must_link=must, must_not_link=must_not)
+    decisions = [(d.account_a, d.account_b, d.decision, d.reason, d.author, d.at.date()) for d in store.link_decisions(active_only=True)]
+    return merge_manual_decisions(existing, decisions)
 
 
 def export_manual_linkages(store: Store, config_dir: Path, output: Path | None = None) -> tuple[Path, ManualLinkages]:

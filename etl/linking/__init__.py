@@ -12,7 +12,7 @@ Public API (pure functions except `run_standalone`)::
 See docs/linking.md for the methods, the clustering policy and the id rules.
 """
 
-from etl.linking.config import LinkingConfig, ManualLinkages, load_linking_config, load_manual_linkages
+from etl.linking.config import LinkingConfig, ManualLinkages, load_linking_config, load_manual_linkages, merge_manual_decisions
 from etl.linking.evaluate import evaluate_links
 from etl.linking.link import LinkResult, LinkStats, link_accounts
 from etl.linking.rollup import master_rollups
@@ -41,6 +41,7 @@ __all__ = [
     "load_linking_config",
     "load_manual_linkages",
     "master_rollups",
+    "merge_manual_decisions",
     "run_standalone",
     "to_arrow",
 ]

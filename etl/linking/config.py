@@ -193,6 +193,27 @@ class ManualLinkages(_Strict):
     must_not_link: list[ManualPair]
 
 
+def merge_manual_decisions(existing: ManualLinkages | None, decisions: list[tuple[str, str, str, str, str, date]]) -> ManualLinkages:
+    """Decisions made later (through the API) over the file's: for a pair decided again, the newer decision wins.
+
+    ``decisions`` are (account_a, account_b, "must_link" | "must_not_link", reason, author, date), oldest first.
+    """
+    decided: dict[tuple[str, str], tuple[str, ManualPair]] = {}
+    for a, b, kind, reason, author, day in decisions:
+        if kind not in ("must_link", "must_not_link"):
+            raise ValueError(f"unknown link decision {kind!r} for {a}/{b}")
+        pair = ManualPair(account_a=a, account_b=b, reason=reason, author=author, date=day)
+        decided[pair.key] = (kind, pair)
+    must: list[ManualPair] = []
+    must_not: list[ManualPair] = []
+    if existing is not None:
+        must += [p for p in existing.must_link if p.key not in decided]
+        must_not += [p for p in existing.must_not_link if p.key not in decided]
+    for kind, pair in decided.values():
+        (must if kind == "must_link" else must_not).append(pair)
+    return ManualLinkages(must_link=must, must_not_link=must_not)
+
+
 def load_linking_config(path: Path, environ: dict[str, str] | None = None) -> LinkingConfig:
     """Read and validate ``account_linking.json`` (raises `ConfigError`)."""
     return load_config(Path(path), LinkingConfig, environ=environ)

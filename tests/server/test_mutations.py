@@ -254,3 +254,22 @@ def test_a_mutation_re_evaluates_the_customers_rules_on_the_per_customer_path(ap
     assert {(f["ruleId"], f["severity"]) for f in ev["firings"]} == expected
     texts = {(r.alert_type, r.explanation) for r in alerts[alerts.account_id == account].itertuples()}
     assert {(f["ruleId"], f["explanation"]["text"]) for f in ev["firings"] if f["kind"] == "alert"} == texts
+
+
+def test_link_decisions_made_through_the_api_drive_the_next_pipeline_run(fresh_api):
+    """linkAccounts / unlinkAccounts reach the linker on the next run without editing any file."""
+    from etl.pipeline import RunOptions, run_pipeline
+    from tests.server.harness import CONFIG_DIR
+
+    api = fresh_api
+    masters = storage.open_snapshot(api.data_dir).read("gold", "gold_master_accounts")
+    singles = masters.groupby("master_id")["account_id"].transform("size") == 1
+    a, b = sorted(masters.loc[singles, "account_id"])[:2]  # two unrelated single-account companies
+    q = """mutation($a: ID!, $b: ID!, $r: String!) { linkAccounts(accountIdA: $a, accountIdB: $b, reason: $r) { __typename } }"""
+    assert api.gql(q, "admin", a=a, b=b, r="same VAT number")["linkAccounts"]["__typename"] == "LinkDecisionRecorded"
+    snap = storage.open_snapshot(api.data_dir)
+    as_of = date.fromisoformat(snap.manifest["as_of"]) + timedelta(days=1)
+    published = run_pipeline(RunOptions(data_dir=api.data_dir, config_dir=CONFIG_DIR, as_of=as_of, run_id="linked")).snapshot
+    after = published.read("gold", "gold_master_accounts").set_index("account_id")
+    assert after.loc[a, "master_id"] == after.loc[b, "master_id"]
+    assert {after.loc[a, "method"], after.loc[b, "method"]} & {"manual", "MANUAL"}
