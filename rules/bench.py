@@ -14,8 +14,10 @@ rule fires for some accounts.  Prints seconds per step:
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -147,7 +149,9 @@ def synthetic_book(n: int, seed: int = 1) -> tuple[dict[str, pd.DataFrame], pd.D
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--json", type=Path, help="also write the timings here (used by `make bench`)")
     args = parser.parse_args()
+    timings: dict[str, float] = {}
     ruleset = load_rules(DEFAULT_RULES_DIR)
     start = time.perf_counter()
     silver, metrics = synthetic_book(args.accounts)
@@ -157,7 +161,8 @@ def main() -> None:
     def timed(label: str, fn):
         t = time.perf_counter()
         out = fn()
-        print(f"{label:<28} {time.perf_counter() - t:7.2f} s")
+        timings[label] = time.perf_counter() - t
+        print(f"{label:<28} {timings[label]:7.2f} s")
         return out
 
     facts = timed("facts (build_rule_facts)", lambda: build_rule_facts(silver, metrics, AS_OF, ruleset.parameters))
@@ -171,7 +176,11 @@ def main() -> None:
     t = time.perf_counter()
     for record in records:
         evaluate_customer(record, ruleset)
-    print(f"{'per customer (durable-rules)':<28} {(time.perf_counter() - t) / len(records) * 1000:7.2f} ms per account")
+    per_customer_ms = (time.perf_counter() - t) / len(records) * 1000
+    print(f"{'per customer (durable-rules)':<28} {per_customer_ms:7.2f} ms per account")
+    if args.json:
+        args.json.write_text(json.dumps({"accounts": args.accounts, "firings": int(len(firings)), "seconds": timings,
+                                         "per_customer_ms": per_customer_ms}))
 
 
 if __name__ == "__main__":

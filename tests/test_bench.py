@@ -11,6 +11,7 @@ def test_bench_smoke(tmp_path):
     assert stages[0] == "generate" and "pipeline (bronze -> published gold)" in stages
     assert any(s.startswith("extract") and "REST" in s for s in stages)
     assert any(s.startswith("extract") and "Bulk" in s for s in stages)
+    assert "rules: evaluate (evaluate_batch)" in stages
     assert all(r["seconds"] > 0 for r in out["results"])
     assert json.loads((tmp_path / "results-tiny.json").read_text())["accounts"] == 200
     doc = bench.render(out)
