@@ -11,9 +11,9 @@ export default defineConfig({
   server: {
     host: "127.0.0.1",
     port: 5173,
-    proxy: { "/graphql": { target: api, changeOrigin: true } },
+    proxy: { "/graphql": { target: api, changeOrigin: true, ws: true } },
   },
-  preview: { host: "127.0.0.1", proxy: { "/graphql": { target: api, changeOrigin: true } } },
+  preview: { host: "127.0.0.1", proxy: { "/graphql": { target: api, changeOrigin: true, ws: true } } },
   build: {
     outDir: "dist",
     sourcemap: false,

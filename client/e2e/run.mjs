@@ -58,9 +58,9 @@ try {
   const schema = await fetch(`${api.url}/graphql`, {
     method: "POST",
     headers: { "content-type": "application/json", ...(apiKeys.keys.admin ? { "X-API-Key": apiKeys.keys.admin } : {}) },
-    body: JSON.stringify({ query: "{ __schema { mutationType { fields { name } } queryType { fields { name } } } }" }),
+    body: JSON.stringify({ query: "{ __schema { mutationType { fields { name } } queryType { fields { name } } subscriptionType { fields { name } } } }" }),
   }).then((r) => r.json());
-  const capabilities = new Set([...(schema.data?.__schema?.mutationType?.fields ?? []), ...(schema.data?.__schema?.queryType?.fields ?? [])].map((f) => f.name));
+  const capabilities = new Set([...(schema.data?.__schema?.mutationType?.fields ?? []), ...(schema.data?.__schema?.queryType?.fields ?? []), ...(schema.data?.__schema?.subscriptionType?.fields ?? [])].map((f) => f.name));
   const authRequired = (await fetch(`${api.url}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"query":"{ __typename }"}' })).status === 401;
   if (authRequired) capabilities.add("@apiKeys");
   log(`API: ${authRequired ? "API keys required" : "no API key required"}; mutations: ${[...capabilities].filter((c) => /^[a-z]+[A-Z]/.test(c) && !/^(search|dashboard)/.test(c)).join(", ") || "none"}`);

@@ -42,11 +42,25 @@ async function openPage(ctx, path, { viewport = { width: 1360, height: 900 }, ro
   const apiKey = role ? ctx.keys[role] : null;
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  // graphql-transport-ws messages the page sends and receives, parsed (live update scenarios wait on them).
+  const wsFrames = [];
+  page.on("websocket", (ws) => {
+    const keep = (dir) => (f) => {
+      try {
+        wsFrames.push({ dir, url: ws.url(), ...JSON.parse(String(f.payload)) });
+      } catch {
+        /* not JSON */
+      }
+    };
+    ws.on("framesent", keep("sent"));
+    ws.on("framereceived", keep("received"));
+  });
   if (apiKey) await page.addInitScript((k) => window.sessionStorage.setItem("c360.apiKey", k), apiKey);
   await page.goto(`${ctx.appUrl}/#${path}`);
   return {
     page,
     errors,
+    wsFrames,
     async close() {
       await context.close();
       if (errors.length) throw new Error(`uncaught errors in the page: ${errors.join("; ")}`);
@@ -479,7 +493,88 @@ export const scenarios = [
       await close();
     },
   },
+  {
+    name: "live: a change by another client shows on the open profile without a reload",
+    needs: ["acknowledgeAlert", "customerUpdated", "@apiKeys"],
+    async run(ctx) {
+      const target = await customerWithOpen(ctx, "alerts", 1);
+      const alert = target.alerts.filter((a) => a.status === "OPEN")[0];
+      const { page, wsFrames, close } = await openPage(ctx, `/customers/${target.id}`, { role: "viewer" });
+      const item = page.getByTestId(`alert-${alert.id}`);
+      await item.waitFor();
+      ctx.assertEqual(await item.getAttribute("data-status"), "OPEN", "open before");
+      // The page's socket: connection_init with the session's key, acknowledged, then the profile's subscription.
+      await ctx.waitFor(() => wsFrames.some((f) => f.dir === "received" && f.type === "connection_ack"), { timeout: 10000, what: "connection_ack on the page's WebSocket" });
+      const init = wsFrames.find((f) => f.dir === "sent" && f.type === "connection_init");
+      ctx.assertEqual(init?.payload?.["X-API-Key"], ctx.keys.viewer, "connection_init carries the session's API key");
+      ctx.assert(new URL(init.url).pathname === "/graphql", `the socket is on /graphql (${init.url})`);
+      const sub = await ctx.waitFor(() => wsFrames.find((f) => f.dir === "sent" && f.type === "subscribe" && f.payload?.variables?.id === target.id), { timeout: 10000, what: "the customerUpdated subscription" });
+      ctx.assert(sub.payload.query.includes("customerUpdated"), "subscribes to customerUpdated");
+      await page.evaluate(() => (window.__e2eNoReload = true));
+      await page.waitForTimeout(500); // the server registers the subscription after reading the frame
+      // A second client (this script, with the operator's key) acknowledges the alert over plain HTTP.
+      const r = await fetch(`${ctx.apiUrl}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "X-API-Key": ctx.keys.operator },
+        body: JSON.stringify({
+          query: `mutation($id: ID!, $note: String) { acknowledgeAlert(id: $id, note: $note) { __typename ... on AlertUpdated { alert { id status } } ... on MutationError { message } } }`,
+          variables: { id: alert.id, note: "From another desk (e2e live)" },
+        }),
+      }).then((res) => res.json());
+      ctx.assertEqual(r.data?.acknowledgeAlert?.__typename, "AlertUpdated", `the mutation went through (${JSON.stringify(r)})`);
+      const started = Date.now();
+      await ctx.waitFor(async () => (await item.getAttribute("data-status")) === "ACKNOWLEDGED", { timeout: 10000, what: "the open page showing the alert acknowledged" });
+      ctx.log(`  live update shown ${Date.now() - started} ms after the mutation answered`);
+      await item.getByText("Acknowledged", { exact: false }).first().waitFor();
+      ctx.assert(wsFrames.some((f) => f.dir === "received" && f.type === "next" && f.id === sub.id), "the event came over the WebSocket");
+      ctx.assert(await page.evaluate(() => window.__e2eNoReload === true), "no reload");
+      await page.locator('[data-testid="alerts"]').screenshot({ path: join(ctx.out, "live-update.png") });
+      await close();
+    },
+  },
+  {
+    name: "live: the dashboard's open alert count follows alert changes",
+    needs: ["acknowledgeAlert", "alertsChanged", "@apiKeys"],
+    async run(ctx) {
+      const target = await customerWithOpen(ctx, "alerts", 1);
+      const alert = target.alerts.filter((a) => a.status === "OPEN")[0];
+      const { page, wsFrames, close } = await openPage(ctx, "/", { role: "viewer" });
+      const count = page.locator('section[aria-labelledby="open-alerts"] .panel-head .muted');
+      await count.waitFor();
+      const before = Number((await count.innerText()).replace(/[^0-9]/g, ""));
+      await ctx.waitFor(() => wsFrames.some((f) => f.dir === "sent" && f.type === "subscribe" && f.payload?.query?.includes("alertsChanged")), { timeout: 10000, what: "the alertsChanged subscription" });
+      await ctx.waitFor(() => wsFrames.some((f) => f.dir === "received" && f.type === "connection_ack"), { timeout: 10000, what: "connection_ack" });
+      await page.evaluate(() => (window.__e2eNoReload = true));
+      await page.waitForTimeout(500);
+      await gqlAs(ctx, "operator", `mutation($id: ID!) { acknowledgeAlert(id: $id) { __typename } }`, { id: alert.id });
+      await ctx.waitFor(async () => Number((await count.innerText()).replace(/[^0-9]/g, "")) === before - 1, { timeout: 10000, what: `the open alert count going from ${before} to ${before - 1}` });
+      const api = (await ctx.api(`{ dashboardSummary { openAlertsBySeverity { count } } }`)).dashboardSummary.openAlertsBySeverity.reduce((n, b) => n + b.count, 0);
+      ctx.assertEqual(before - 1, api, "the count the API gives");
+      ctx.assert(await page.evaluate(() => window.__e2eNoReload === true), "no reload");
+      await close();
+    },
+  },
+  {
+    name: "live: no WebSocket without an API key",
+    needs: ["customerUpdated"],
+    async run(ctx) {
+      const target = (await dashboard(ctx)).topAtRisk[0];
+      const { page, wsFrames, close } = await openPage(ctx, `/customers/${target.id}`, { role: null });
+      await page.getByRole("main").waitFor();
+      await page.waitForTimeout(1500);
+      ctx.assertEqual(wsFrames.length, 0, "WebSocket frames without a key");
+      await close();
+    },
+  },
 ];
+
+/** GraphQL over HTTP as another client with `role`'s key. */
+async function gqlAs(ctx, role, query, variables) {
+  const res = await fetch(`${ctx.apiUrl}/graphql`, { method: "POST", headers: { "content-type": "application/json", "X-API-Key": ctx.keys[role] }, body: JSON.stringify({ query, variables }) });
+  const body = await res.json();
+  if (body.errors) throw new Error(`GraphQL error: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
 
 /** A top account at risk with at least `n` OPEN alerts or recommendations, not yet touched by another scenario. */
 const used = new Set();

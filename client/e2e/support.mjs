@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { createServer, request } from "node:http";
-import { createServer as createNetServer } from "node:net";
+import { connect, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
 
@@ -106,7 +106,7 @@ export async function startApi({ c360, cwd, accounts = 300, seed = 7, asOf = "20
 
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".json": "application/json", ".png": "image/png" };
 
-/** Serve dist/ and proxy /graphql to the API: used only while `c360 serve` does not serve the client itself. */
+/** Serve dist/ and proxy /graphql (HTTP and WebSocket) to the API: used only while `c360 serve` does not serve the client itself. */
 export async function startStaticProxy(distDir, apiUrl) {
   const api = new URL(apiUrl);
   const server = createServer((req, res) => {
@@ -128,9 +128,31 @@ export async function startStaticProxy(distDir, apiUrl) {
     res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
     createReadStream(file).pipe(res);
   });
+  // WebSockets on /graphql (subscriptions): pass the upgrade request through and then the raw bytes both ways.
+  const sockets = new Set();
+  server.on("upgrade", (req, socket, head) => {
+    if (!req.url.startsWith("/graphql")) return socket.destroy();
+    const up = connect(Number(api.port), api.hostname, () => {
+      const headers = Object.entries({ ...req.headers, host: api.host }).map(([k, v]) => `${k}: ${v}`);
+      up.write(`${req.method} ${req.url} HTTP/1.1\r\n${headers.join("\r\n")}\r\n\r\n`);
+      if (head?.length) up.write(head);
+      up.pipe(socket).pipe(up);
+    });
+    for (const s of [socket, up]) {
+      sockets.add(s);
+      s.on("error", () => (socket.destroy(), up.destroy()));
+      s.on("close", () => (sockets.delete(s), socket.destroy(), up.destroy()));
+    }
+  });
   const port = await freePort();
   await new Promise((r) => server.listen(port, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${port}`, stop: () => new Promise((r) => server.close(r)) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () => {
+      sockets.forEach((s) => s.destroy());
+      return new Promise((r) => server.close(r));
+    },
+  };
 }
 
 /** GraphQL straight to the API, to compare what the page shows with what the server says. */

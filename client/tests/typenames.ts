@@ -21,7 +21,7 @@ export function withTypenames<T>(doc: DocumentNode, data: T): T {
   for (const def of doc.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
   const op = doc.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
   if (!op || op.kind !== Kind.OPERATION_DEFINITION) return data;
-  const root = op.operation === "mutation" ? schema.getMutationType() : schema.getQueryType();
+  const root = op.operation === "mutation" ? schema.getMutationType() : op.operation === "subscription" ? schema.getSubscriptionType() : schema.getQueryType();
   if (!root) return data;
 
   const walk = (value: unknown, type: GraphQLObjectType, set: SelectionSetNode): unknown => {

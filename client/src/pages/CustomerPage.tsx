@@ -14,6 +14,7 @@ import { ToneBadge } from "../components/ToneBadge";
 import { AlertsList } from "../components/AlertsList";
 import { RecommendationsList } from "../components/RecommendationsList";
 import { LinkedAccounts } from "../components/LinkedAccounts";
+import { useCustomerLive } from "../lib/live";
 
 /** Alerts and recommendations side by side: what to look at and what to do. */
 function ActNow({ customerId }: { customerId: string }) {
@@ -50,6 +51,7 @@ export function CustomerPage() {
   const { id = "" } = useParams();
   const { data, loading, error, refetch } = useQuery(CustomerProfileDocument, { variables: { id } });
   const c = data?.customer;
+  useCustomerLive(id); // changes by others (and new snapshots) show without a reload
 
   useEffect(() => {
     document.title = c?.name ? `${c.name} — Customer 360` : "Customer — Customer 360";

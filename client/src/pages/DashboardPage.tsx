@@ -6,6 +6,7 @@ import { CHURN_LEVEL, SEVERITY, churnLabelTone, formatDate, formatInt, formatSco
 import { DistributionChart } from "../components/Charts";
 import { Empty, ErrorState, Loading } from "../components/States";
 import { ToneBadge } from "../components/ToneBadge";
+import { useAlertsLive } from "../lib/live";
 
 export const TONE_COLOR: Record<Tone, string> = { good: "#16a34a", warn: "#ea580c", bad: "#dc2626", neutral: "#94a3b8" };
 
@@ -32,6 +33,7 @@ function Tile({ id, label, value, sub }: { id: string; label: string; value: str
 
 export function DashboardPage() {
   const { data, loading, error, refetch } = useQuery(DashboardSummaryDocument, { variables: { top: 10 } });
+  useAlertsLive(() => void refetch().catch(() => undefined)); // open alerts by severity stay current
   useEffect(() => {
     document.title = "Executive dashboard — Customer 360";
   }, []);
