@@ -82,7 +82,12 @@ EXTRACT_OBJECTS = ("Account", "Opportunity", "OpportunityLineItem", "Contact")
 RULES_ACCOUNTS = 1_000_000
 
 
-def bench(scale: str, seed: int, workdir: Path, write_docs: bool, backfill_months: int, extract: bool = True) -> dict:
+API_DURATION = {"tiny": 0.5, "10k": 5.0, "100k": 10.0, "1m": 10.0}  # seconds per load run
+API_TARGETS = {"1m": (20.0, 3072)}  # server startup: seconds to /readyz, peak RSS MiB (issue: the API)
+
+
+def bench(scale: str, seed: int, workdir: Path, write_docs: bool, backfill_months: int, extract: bool = True,
+          api: bool = True, api_engine: str = "auto") -> dict:
     accounts = SCALES[scale]
     c360 = [sys.executable, "-m", "etl.cli"]
     data_dir = workdir / f"seed{seed}-{scale}"
@@ -129,13 +134,17 @@ def bench(scale: str, seed: int, workdir: Path, write_docs: bool, backfill_month
         from etl.extract.bench import bench_extract
 
         ex = bench_extract(data_dir, workdir / "extract", objects=EXTRACT_OBJECTS)
-        for api in ("rest", "bulk2"):
-            r = ex[api]
+        for which in ("rest", "bulk2"):
+            r = ex[which]
             results.append(Measurement(
-                f"extract {', '.join(EXTRACT_OBJECTS)} via {'REST queryAll' if api == 'rest' else 'Bulk API 2.0'}",
+                f"extract {', '.join(EXTRACT_OBJECTS)} via {'REST queryAll' if which == 'rest' else 'Bulk API 2.0'}",
                 r["seconds"], r["peak_rss_mib"], accounts,
                 f"{ex['records']:,} records, {r['records_per_second']:,} records/s, {r['api_calls']} API calls, from the emulator on 127.0.0.1",
             ))
+
+    api_out = None
+    if api:
+        api_out = bench_api_stage(data_dir, workdir, scale, seed, accounts, results, api_engine)
 
     out = {
         "scale": scale,
@@ -146,11 +155,66 @@ def bench(scale: str, seed: int, workdir: Path, write_docs: bool, backfill_month
         "machine": machine(),
         "command": f"make bench SCALE={scale}",
         "results": [asdict(m) | {"accounts_per_second": round(m.accounts_per_second)} for m in results],
+        "api": api_out,
     }
     (workdir / f"results-{scale}.json").write_text(json.dumps(out, indent=2))
     if write_docs:
         update_docs(REPO_ROOT / "docs" / "benchmarks.md", out)
     return out
+
+
+def bench_api_stage(data_dir: Path, workdir: Path, scale: str, seed: int, accounts: int, results: list[Measurement],
+                    engine: str = "auto") -> dict:
+    """`c360 serve` on the published snapshot: startup (a measured stage) and load, paired with a bare reference."""
+    from server.bench import bench_api
+
+    if engine == "auto" and shutil.which("wrk") is None and scale != "tiny" and os.geteuid() == 0 and shutil.which("apt-get"):
+        # wrk from Debian when missing (the Python load generator competes with the server for the 2 cores)
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"},
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    tiny = scale == "tiny"
+    start = time.perf_counter()
+    try:
+        res = bench_api(data_dir, workdir / "api", duration=API_DURATION[scale], max_requests=200 if tiny else 200_000,
+                        engine=engine, seed=seed)
+    except RuntimeError as exc:  # e.g. the server killed for memory at 1M accounts: keep the other figures
+        if tiny:
+            raise
+        reason = str(exc).splitlines()[0]
+        results.append(Measurement("API server startup (c360 serve)", time.perf_counter() - start, float("nan"), accounts,
+                                   f"FAILED: {reason}"))
+        return {"failed": reason}
+    st = res.startup
+    target = API_TARGETS.get(scale)
+    note = f"process start to /readyz 200, {st.customers:,} customers; peak RSS at ready {st.rss_at_ready_mib:,.0f} MiB"
+    if target:
+        ok = st.seconds_to_ready < target[0] and st.peak_rss_mib < target[1]
+        note += f"; target under {target[0]:.0f} s and {target[1] / 1024:.0f} GB: {'met' if ok else 'MISSED'}"
+    results.append(Measurement("API server startup (c360 serve)", st.seconds_to_ready, st.peak_rss_mib, accounts, note))
+    return res.to_json()
+
+
+def render_api(api: dict) -> list[str]:
+    engine = ("`wrk -t2 -c{c} -d{d:g}s`" if api["engine"] == "wrk" else "the asyncio load generator ({c} connections, {d:g} s)").format(
+        c=api["connections"], d=api["duration"])
+    lines = [
+        "",
+        (f"API under load: one uvicorn worker, {engine} on 127.0.0.1, at most {api['max_requests']:,} requests per run. "
+         "Each API run is followed by the same load on a bare Starlette endpoint (same uvicorn settings, own process) "
+         "answering the JSON bytes the API returned for that query; ratio = API req/s / reference req/s."),
+        "",
+        "| request | req/s | p50 ms | p99 ms | reference req/s | ref p50 ms | ref p99 ms | ratio | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for s in api["scenarios"]:
+        note = s["note"]
+        if s.get("cache_hits") is not None and s["requests"]:
+            note += f"; {s['cache_hits'] / s['requests']:.0%} cache hits"
+        if s["errors"]:
+            note += f"; {s['errors']:,} errors"
+        lines.append(f"| {s['name']} | {s['rps']:,.0f} | {s['p50_ms']:,.1f} | {s['p99_ms']:,.1f} | {s['ref_rps']:,.0f} | "
+                     f"{s['ref_p50_ms']:,.1f} | {s['ref_p99_ms']:,.1f} | {s['ratio']:.3f} | {note} |")
+    return lines
 
 
 def render(out: dict) -> str:
@@ -168,6 +232,8 @@ def render(out: dict) -> str:
         rss = "" if r["peak_rss_mib"] != r["peak_rss_mib"] else f"{r['peak_rss_mib']:,.0f}"
         secs = f"{r['seconds']:.1f}" if r["seconds"] >= 0.1 else f"{r['seconds'] * 1000:.1f} ms"
         lines.append(f"| {r['stage']} | {secs} | {r['accounts_per_second']:,} | {rss} | {r['note']} |")
+    if out.get("api") and out["api"].get("scenarios"):
+        lines += render_api(out["api"])
     return "\n".join(lines) + "\n"
 
 
@@ -193,10 +259,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backfill-months", type=int, default=12)
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
     parser.add_argument("--no-extract", action="store_true", help="skip the Salesforce extraction stage")
+    parser.add_argument("--no-api", action="store_true", help="skip the API stages (server startup, load)")
+    parser.add_argument("--api-engine", choices=["auto", "wrk", "python"], default="auto", help="load generator")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     out = bench(args.scale, args.seed, args.workdir, not args.no_docs and args.scale != "tiny", args.backfill_months,
-                extract=not args.no_extract)
+                extract=not args.no_extract, api=not args.no_api, api_engine=args.api_engine)
     print(render(out))
 
 

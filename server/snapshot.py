@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from etl import storage
@@ -104,6 +105,91 @@ class Table:
         return _pylist(self.arrow.take(pa.array(positions))) if len(positions) else []
 
 
+def _sort_key(column: pa.ChunkedArray) -> np.ndarray | None:
+    """Integers ordered like `column`'s values (strings by their rank among the distinct values); None when unsupported."""
+    if column.null_count:
+        return None
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        enc = pc.dictionary_encode(column).combine_chunks()
+        order = pc.sort_indices(enc.dictionary).to_numpy()
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        return rank[enc.indices.to_numpy()]
+    if pa.types.is_date32(column.type):
+        return column.combine_chunks().cast(pa.int32()).to_numpy()
+    if pa.types.is_integer(column.type):
+        return column.combine_chunks().to_numpy()
+    return None
+
+
+def _stable_order(arrow: pa.Table, sort_by: list[str]) -> np.ndarray:
+    """Row order of a stable sort by `sort_by` (what pandas' stable sort_values gives), with numpy's lexsort."""
+    keys = [_sort_key(arrow.column(c)) for c in sort_by]
+    if any(k is None for k in keys):
+        return pc.sort_indices(arrow, [(c, "ascending") for c in sort_by]).to_numpy()
+    return np.lexsort(keys[::-1]) if arrow.num_rows else np.zeros(0, np.int64)
+
+
+class ArrowTable(Table):
+    """A large keyed table kept once, as Arrow only (the timeline, the metric history).
+
+    Sorted by a stable numpy lexsort on integer keys (strings ranked through
+    a dictionary), so the same order as `Table`'s stable pandas sort; `within`
+    columns are sorted per key when its rows are read.  One key's rows are
+    found through the key's run boundaries: no pandas copy and no Python
+    string per row.  `rows` builds a frame for one key's rows only, indexed by
+    their row positions, as `Table.rows` does.
+    """
+
+    def __init__(self, arrow: pa.Table, sort_by: list[str], key: str, within: list[str] | None = None):
+        # `within`: sort keys applied to one key's rows when they are read (a global sort on a string
+        # column of distinct values, like the timeline's event ids, costs seconds at startup)
+        self.within = within
+        if sort_by:
+            order = pa.array(_stable_order(arrow, sort_by), pa.int64())
+            for i, name in enumerate(arrow.column_names):  # one column at a time: never two copies of the table
+                arrow = arrow.set_column(i, name, arrow.column(i).take(order).combine_chunks())
+        self.arrow = arrow.combine_chunks()
+        self.df = None
+        self.key = key
+        runs = pc.run_end_encode(self.arrow.column(key).combine_chunks()) if self.arrow.num_rows else None
+        self.keys = np.asarray(runs.values.to_pylist() if runs is not None else [], dtype=object)  # one per distinct key, sorted
+        ends = runs.run_ends.to_numpy().astype(np.int64) if runs is not None else np.zeros(0, np.int64)
+        self.starts = np.concatenate([[0], ends])
+
+    def __len__(self) -> int:
+        return self.arrow.num_rows
+
+    def span(self, value: str) -> tuple[int, int]:
+        i = int(np.searchsorted(self.keys, value, side="left"))
+        if i < len(self.keys) and self.keys[i] == value:
+            return int(self.starts[i]), int(self.starts[i + 1])
+        lo = int(self.starts[i])
+        return lo, lo
+
+    def positions(self, value: str) -> np.ndarray:
+        """Row positions of one key's rows, in `within` order."""
+        lo, hi = self.span(value)
+        pos = np.arange(lo, hi, dtype=np.int64)
+        if self.within and hi - lo > 1:
+            part = self.arrow.slice(lo, hi - lo).select(self.within)
+            pos = pos[pc.sort_indices(part, [(c, "ascending") for c in self.within]).to_numpy()]  # stable
+        return pos
+
+    def rows(self, value: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """One key's rows (only `columns` when given) as a frame indexed by their row positions."""
+        pos = self.positions(value)
+        table = self.arrow.select(columns) if columns else self.arrow
+        df = table.take(pa.array(pos)).to_pandas() if len(pos) else table.schema.empty_table().to_pandas()
+        df.index = pd.Index(pos)
+        return df
+
+    def records(self, value: str) -> list[dict[str, Any]]:
+        if not self.within:
+            return super().records(value)
+        return self.take(self.positions(value))
+
+
 def _pylist(table: pa.Table) -> list[dict[str, Any]]:
     """Arrow rows as dicts of Python values; a float NaN is a null like any other."""
     rows = table.to_pylist()
@@ -158,8 +244,8 @@ class Snapshot:
             published_at=snap.manifest.get("published_at", ""),
             metrics=metrics,
             metrics_table=metrics_table,
-            timeline=Table(arrow(TIMELINE), ["account_id", "event_date", "event_id"], "account_id"),
-            history=Table(arrow(HISTORY), ["account_id", "as_of"], "account_id"),
+            timeline=ArrowTable(arrow(TIMELINE), ["account_id", "event_date"], "account_id", within=["event_date", "event_id"]),
+            history=ArrowTable(arrow(HISTORY), ["account_id", "as_of"], "account_id"),
             names=NameIndex(metrics["account_id"].to_numpy(dtype=object), metrics["account_name"].fillna("").to_numpy(dtype=object)),
             tables=present,
             loaded_at=time.time(),
@@ -203,7 +289,7 @@ class Snapshot:
 
     def timeline_for(self, account_id: str) -> pd.DataFrame:
         """The account's events as a frame whose index holds row positions for `timeline.take`."""
-        return self.timeline.rows(account_id)
+        return self.timeline.rows(account_id, ["event_type", "event_date"])  # what the timeline resolver filters on
 
     def history_for(self, account_id: str) -> list[dict[str, Any]]:
         return self.history.records(account_id)

@@ -1,21 +1,45 @@
 """`make bench` at a tiny size, so the benchmark suite cannot rot (figures are not asserted)."""
 
 import json
+import shutil
+
+import pytest
 
 from etl import bench
 
 
 def test_bench_smoke(tmp_path):
-    out = bench.bench("tiny", seed=3, workdir=tmp_path, write_docs=False, backfill_months=1)
+    # The API stages use the Python load generator here; wrk, when installed, is exercised below.
+    out = bench.bench("tiny", seed=3, workdir=tmp_path, write_docs=False, backfill_months=1, api_engine="python")
     stages = [r["stage"] for r in out["results"]]
     assert stages[0] == "generate" and "pipeline (bronze -> published gold)" in stages
     assert any(s.startswith("extract") and "REST" in s for s in stages)
     assert any(s.startswith("extract") and "Bulk" in s for s in stages)
     assert "rules: evaluate (evaluate_batch)" in stages
+    assert "API server startup (c360 serve)" in stages
     assert all(r["seconds"] > 0 for r in out["results"])
     assert json.loads((tmp_path / "results-tiny.json").read_text())["accounts"] == 200
+    api = out["api"]
+    assert api["engine"] == "python"
+    names = [s["name"] for s in api["scenarios"]]
+    assert names == ["profile-cache-off", "search-prefix", "search-typo", "dashboard-cache-off", "profile-cache-on", "dashboard-cache-on"]
+    for s in api["scenarios"]:
+        assert s["requests"] > 0 and s["ref_requests"] > 0 and s["errors"] == 0, s
+        assert s["rps"] > 0 and s["ref_rps"] > 0 and s["p99_ms"] >= s["p50_ms"] > 0
+    assert api["scenarios"][-1]["cache_hits"] > 0  # the dashboard is one request: hits once cached
     doc = bench.render(out)
     assert "| pipeline (bronze -> published gold) |" in doc
+    assert "| profile-cache-off |" in doc and "reference req/s" in doc
+
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk not installed: the wrk load generator was not exercised")
+    from server.bench import bench_api
+
+    res = bench_api(tmp_path / "seed3-tiny", tmp_path / "api-wrk", duration=1, max_requests=200, engine="wrk",
+                    scenarios=["profile-cache-off", "dashboard-cache-on"])
+    assert [s.name for s in res.scenarios] == ["profile-cache-off", "dashboard-cache-on"]
+    assert all(s.requests > 0 and s.ref_requests > 0 and s.errors == 0 for s in res.scenarios)
+    assert res.scenarios[1].cache_hits > 0
 
 
 def test_docs_section_is_replaced_in_place(tmp_path):
