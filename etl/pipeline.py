@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -50,7 +51,7 @@ from etl.partition import (
     BRONZE_REFERENCE_TABLES,
     REFERENCE_TABLES,
     partition_of,
-    record_accounts,
+    record_partitions,
     split_tables,
 )
 import rules
@@ -220,36 +221,108 @@ def _row_partitions(table: str, tbl: pa.Table, partitions: int, parents: dict[st
         orphan_part = partition_of(pd.Series([""]), partitions)[0]
         return np.where(pos >= 0, parent_parts[np.maximum(pos, 0)], orphan_part)
     id_col, account_col, version_col = BRONZE_ACCOUNT_KEYS[table]
-    ids = tbl.column(id_col).to_pandas() if id_col else None
-    accounts = record_accounts(ids, tbl.column(account_col).to_pandas(), tbl.column(version_col).to_pandas() if version_col else None)
-    parts = partition_of(accounts, partitions)
-    if ids is not None and any(parent == table for _, parent in BRONZE_CHILD_KEYS.values()):
+    parts = record_partitions(
+        tbl.column(id_col) if id_col else None,
+        tbl.column(account_col),
+        tbl.column(version_col) if version_col else None,
+        partitions,
+    )
+    if id_col and any(parent == table for _, parent in BRONZE_CHILD_KEYS.values()):
+        ids = tbl.column(id_col).to_pandas()
         first = ~ids.duplicated().to_numpy()  # every version of a record has the same partition
         parents[table] = (pd.Index(ids[first]), parts[first])
     return parts
 
 
+# Rows of one table buffered across all partitions before they are written out as
+# row groups: bounds the split's memory whatever the size of the table.
+SPLIT_BUFFER_BYTES = 256 << 20
+
+
+def _key_columns(table: str) -> list[str]:
+    """The only columns the first pass of the split reads: what finds a row's account."""
+    if table in BRONZE_CHILD_KEYS:
+        return [BRONZE_CHILD_KEYS[table][0]]
+    return list(dict.fromkeys(c for c in BRONZE_ACCOUNT_KEYS[table] if c is not None))
+
+
+class _PartitionWriters:
+    """One Parquet file per partition for one bronze table, fed slice by slice.
+
+    Slices are buffered and flushed together once they pass `SPLIT_BUFFER_BYTES`,
+    so row groups stay reasonably large while memory stays bounded.
+    """
+
+    def __init__(self, work_dir: Path, table: str, schema: pa.Schema, partitions: int):
+        self.paths = [work_dir / f"p{p:05d}" / f"{table}.parquet" for p in range(partitions)]
+        self.writers: list[pq.ParquetWriter | None] = [None] * partitions
+        self.schema = schema
+        self.buffers: list[list[pa.Table]] = [[] for _ in range(partitions)]
+        self.buffered = 0
+
+    def add(self, p: int, chunk: pa.Table) -> None:
+        self.buffers[p].append(chunk)
+        self.buffered += chunk.nbytes
+        if self.buffered >= SPLIT_BUFFER_BYTES:
+            self.flush()
+
+    def _writer(self, p: int) -> pq.ParquetWriter:
+        if self.writers[p] is None:
+            self.paths[p].parent.mkdir(parents=True, exist_ok=True)
+            self.writers[p] = pq.ParquetWriter(self.paths[p], self.schema, compression="lz4")
+        return self.writers[p]
+
+    def flush(self) -> None:
+        for p, chunks in enumerate(self.buffers):
+            if chunks:
+                self._writer(p).write_table(pa.concat_tables(chunks))
+                chunks.clear()
+        self.buffered = 0
+
+    def close(self) -> None:
+        self.flush()
+        for p in range(len(self.paths)):
+            self._writer(p).close()  # a partition without rows still gets its (empty) file
+            with open(self.paths[p], "rb") as fh:
+                os.fsync(fh.fileno())
+
+
 def split_bronze(data_dir: Path, work_dir: Path, partitions: int) -> None:
     """Write every account-owned bronze table as one file per partition under ``work_dir``.
 
-    One bronze table is in memory at a time; reference tables are copied once.
+    Two streaming passes per table, so no bronze table is ever whole in memory:
+    the first reads only the key columns (record id, account, version) and gives
+    every row its partition; the second reads the table batch by batch and appends
+    each batch's rows to their partition's file, keeping the bronze row order
+    within a partition.  Reference tables are copied once.
     """
     parents: dict[str, tuple[pd.Index, np.ndarray]] = {}
     # parents before their children, so a line item can find its opportunity's account
     for table in sorted(BRONZE_TABLES, key=lambda t: t in BRONZE_CHILD_KEYS):
-        tbl = storage.read_bronze_arrow(data_dir, table)
         if table in BRONZE_REFERENCE_TABLES:
+            tbl = storage.read_bronze_arrow(data_dir, table)
             storage.write_parquet(tbl, work_dir / "reference" / f"{table}.parquet", compression="lz4")
             continue
-        parts = _row_partitions(table, tbl, partitions, parents)
-        # one stable sort by partition, then contiguous slices: cheaper than a filter per partition
-        order = np.argsort(parts, kind="stable")
-        bounds = np.searchsorted(parts[order], np.arange(partitions + 1))
-        ordered = tbl.take(pa.array(order))
-        for p in range(partitions):
-            chunk = ordered.slice(bounds[p], bounds[p + 1] - bounds[p])
-            storage.write_parquet(chunk, work_dir / f"p{p:05d}" / f"{table}.parquet", compression="lz4")
-        del tbl, ordered
+        keys = storage.read_bronze_arrow(data_dir, table, columns=_key_columns(table))
+        parts = _row_partitions(table, keys, partitions, parents)
+        del keys
+        out = _PartitionWriters(work_dir, table, storage.bronze_schema(table), partitions)
+        offset = 0
+        for batch in storage.iter_bronze_batches(data_dir, table):
+            batch_parts = parts[offset : offset + batch.num_rows]
+            offset += batch.num_rows
+            # one stable sort by partition, then contiguous slices: cheaper than a filter per partition
+            order = np.argsort(batch_parts, kind="stable")
+            bounds = np.searchsorted(batch_parts[order], np.arange(partitions + 1))
+            ordered = batch.take(pa.array(order))
+            for p in range(partitions):
+                if bounds[p + 1] > bounds[p]:
+                    out.add(p, ordered.slice(bounds[p], bounds[p + 1] - bounds[p]))
+            del ordered
+        if offset != len(parts):
+            raise DataError(f"bronze {table} changed while it was being split ({len(parts)} rows, then {offset})")
+        out.close()
+        del parts
 
 
 def read_partition(work_dir: Path, p: int) -> dict[str, pd.DataFrame]:

@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,36 +138,57 @@ def _bronze_files(directory: Path) -> list[Path]:
     return sorted(files)
 
 
-def _read_bronze_file(path: Path, table: str, schema: pa.Schema) -> pa.Table:
-    full = pa.schema(list(schema) + list(BRONZE_METADATA))
-    if path.suffix == ".csv":
-        # Feeds are text: read every column as a string and let silver parse it,
-        # so a bad value is quarantined rather than failing the whole file.
-        try:
-            header = pacsv.read_csv(path, read_options=pacsv.ReadOptions(skip_rows_after_names=10**9)).column_names
-        except pa.ArrowInvalid as exc:
-            raise DataError(f"{path}: unreadable CSV: {exc}") from exc
-        opts = pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in header},
-            strings_can_be_null=True,
-            null_values=[""],
-        )
-        try:
-            raw = pacsv.read_csv(path, convert_options=opts)
-        except pa.ArrowInvalid as exc:
-            raise DataError(f"{path}: unreadable CSV: {exc}") from exc
-    else:
-        try:
-            raw = pq.read_table(path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError(f"{path}: unreadable Parquet: {exc}") from exc
-    missing = [f.name for f in schema if f.name not in raw.column_names and f.name != "IsDeleted"]
+# Rows per batch when bronze is streamed (`iter_bronze_batches`); CSV feeds are
+# streamed in blocks of about this many bytes.
+BRONZE_BATCH_ROWS = 131_072
+BRONZE_CSV_BLOCK_BYTES = 16 << 20
+
+
+def _csv_options(path: Path, columns: list[str] | None) -> tuple[list[str], pacsv.ConvertOptions]:
+    """The header of a CSV feed, and options reading (the wanted columns of) it all as text."""
+    # Feeds are text: read every column as a string and let silver parse it,
+    # so a bad value is quarantined rather than failing the whole file.
+    try:
+        header = pacsv.read_csv(path, read_options=pacsv.ReadOptions(skip_rows_after_names=10**9)).column_names
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"{path}: unreadable CSV: {exc}") from exc
+    opts = pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in header},
+        strings_can_be_null=True,
+        null_values=[""],
+        include_columns=_columns_to_read(header, columns),
+    )
+    return header, opts
+
+
+def _columns_to_read(present: list[str], columns: list[str] | None) -> list[str]:
+    """Columns of a file to read for ``columns`` (all when None); at least one, so rows are counted."""
+    if columns is None:
+        return []  # pyarrow: every column
+    wanted = [c for c in present if c in set(columns)]
+    return wanted or present[:1]
+
+
+def _check_required(present: list[str], path: Path, table: str, schema: pa.Schema) -> None:
+    missing = [f.name for f in schema if f.name not in present and f.name != "IsDeleted"]
     required = {"Id"} if "Id" in schema.names else set(schema.names[:1])
     if required & set(missing):
         raise DataError(f"{path}: bronze table {table} lacks required column(s) {sorted(required & set(missing))}")
+
+
+def _conform(raw: pa.Table | pa.RecordBatch, present: list[str], path: Path, table: str, schema: pa.Schema,
+             columns: list[str] | None = None) -> pa.Table:
+    """Rows of one bronze file in the contract's schema plus metadata (or just ``columns`` of it).
+
+    ``present`` lists every column the file has, read or not: the required-column
+    check is about the file, not about which columns were asked for.
+    """
+    _check_required(present, path, table, schema)
+    full = pa.schema(list(schema) + list(BRONZE_METADATA))
+    out_schema = full if columns is None else pa.schema([full.field(c) for c in columns])
     n = raw.num_rows
     cols = []
-    for field in full:
+    for field in out_schema:
         if field.name in raw.column_names:
             col = raw.column(field.name)
             if col.type != field.type:
@@ -182,7 +203,47 @@ def _read_bronze_file(path: Path, table: str, schema: pa.Schema) -> pa.Table:
             cols.append(pa.array([False] * n, pa.bool_()))
         else:
             cols.append(pa.nulls(n, field.type))
-    return pa.Table.from_arrays(cols, schema=full)
+    return pa.Table.from_arrays(cols, schema=out_schema)
+
+
+def _iter_bronze_file(path: Path, table: str, schema: pa.Schema, columns: list[str] | None, batch_rows: int) -> Iterator[pa.Table]:
+    """One bronze file in batches, each already in `_conform`'s schema; never the whole file at once."""
+    if path.suffix == ".csv":
+        header, opts = _csv_options(path, columns)
+        _check_required(header, path, table, schema)  # also for a file without rows
+        read_opts = pacsv.ReadOptions(block_size=BRONZE_CSV_BLOCK_BYTES)
+        try:
+            reader = pacsv.open_csv(path, read_options=read_opts, convert_options=opts)
+            for batch in reader:
+                yield _conform(batch, header, path, table, schema, columns)
+        except pa.ArrowInvalid as exc:
+            raise DataError(f"{path}: unreadable CSV: {exc}") from exc
+        return
+    try:
+        pf = pq.ParquetFile(path)
+        present = pf.schema_arrow.names
+        _check_required(present, path, table, schema)  # also for a file without rows
+        batches = pf.iter_batches(batch_size=batch_rows, columns=_columns_to_read(present, columns) or None)
+        for batch in batches:
+            yield _conform(batch, present, path, table, schema, columns)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"{path}: unreadable Parquet: {exc}") from exc
+
+
+def _read_bronze_file(path: Path, table: str, schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
+    if path.suffix == ".csv":
+        header, opts = _csv_options(path, columns)
+        try:
+            raw = pacsv.read_csv(path, convert_options=opts)
+        except pa.ArrowInvalid as exc:
+            raise DataError(f"{path}: unreadable CSV: {exc}") from exc
+        return _conform(raw, header, path, table, schema, columns)
+    try:
+        present = pq.read_schema(path).names
+        raw = pq.read_table(path, columns=_columns_to_read(present, columns) or None)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"{path}: unreadable Parquet: {exc}") from exc
+    return _conform(raw, present, path, table, schema, columns)
 
 
 def _str_to_bool(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -210,8 +271,27 @@ def read_bronze_arrow(data_dir: Path, table: str, columns: list[str] | None = No
     schema = read_schema(table)
     files = _bronze_files(bronze_dir(data_dir, table))
     full = pa.schema(list(schema) + list(BRONZE_METADATA))
-    out = pa.concat_tables([_read_bronze_file(p, table, schema) for p in files]) if files else full.empty_table()
-    return out.select(columns) if columns is not None else out
+    if not files:
+        out = full.empty_table()
+        return out.select(columns) if columns is not None else out
+    # only the wanted columns are read from each file
+    return pa.concat_tables([_read_bronze_file(p, table, schema, columns) for p in files])
+
+
+def iter_bronze_batches(
+    data_dir: Path, table: str, columns: list[str] | None = None, batch_rows: int | None = None
+) -> Iterator[pa.Table]:
+    """`read_bronze_arrow` in pieces: the same rows in the same order and schema, one
+    batch at a time (Parquet by row batch, CSV feeds by block), so a table far larger
+    than memory can be streamed.  Nothing when nothing has landed yet."""
+    schema = read_schema(table)
+    for path in _bronze_files(bronze_dir(data_dir, table)):
+        yield from _iter_bronze_file(path, table, schema, columns, batch_rows or BRONZE_BATCH_ROWS)
+
+
+def bronze_schema(table: str) -> pa.Schema:
+    """The schema of `read_bronze_arrow(table)`: `read_schema` plus the metadata columns."""
+    return pa.schema(list(read_schema(table)) + list(BRONZE_METADATA))
 
 
 def read_bronze(data_dir: Path, table: str) -> pd.DataFrame:
