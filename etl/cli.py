@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from etl import storage
+from etl.cli_options import ConfigDir, DataDir
 from etl.errors import C360Error
 from etl.settings import Settings
 
@@ -32,14 +33,6 @@ app.add_typer(config_app, name="config")
 console = Console(width=None if sys.stdout.isatty() else 150)
 err_console = Console(stderr=True)
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where the layers live [env C360_DATA_DIR; default ./data]", show_default=False),
-]
-ConfigDir = Annotated[
-    Path | None,
-    typer.Option("--config-dir", help="Directory of the JSON config files [env C360_CONFIG_DIR]", show_default=False),
-]
 AsOf = Annotated[
     str | None,
     typer.Option("--as-of", help="Date the metrics are computed as of, YYYY-MM-DD [default: today]", show_default=False),
@@ -47,8 +40,7 @@ AsOf = Annotated[
 
 
 def _settings(data_dir: Path | None, config_dir: Path | None) -> Settings:
-    overrides = {k: v for k, v in {"data_dir": data_dir, "config_dir": config_dir}.items() if v is not None}
-    return Settings(**overrides)
+    return Settings.from_options(data_dir, config_dir)
 
 
 def _parse_as_of(value: str | None) -> date:

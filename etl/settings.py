@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     config_dir: Path = REPO_ROOT / "config"
 
+    @classmethod
+    def from_options(cls, data_dir: Path | None = None, config_dir: Path | None = None) -> Settings:
+        """Settings where command-line options given (not None) win over the environment and defaults."""
+        given = {k: v for k, v in {"data_dir": data_dir, "config_dir": config_dir}.items() if v is not None}
+        return cls(**given)
+
 
 def _env_overrides(stem: str, environ: dict[str, str]) -> list[tuple[list[str], str]]:
     prefix = f"C360_{stem.upper()}__"

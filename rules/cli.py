@@ -23,6 +23,7 @@ from rich.table import Table
 
 from etl import storage
 from etl.errors import DataError
+from etl.cli_options import DataDir
 from etl.settings import Settings
 from rules.evaluate import evaluate_batch
 from rules.facts import SILVER_COLUMNS, build_rule_facts
@@ -40,15 +41,11 @@ def _console() -> Console:
     return Console()
 
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where the layers live [env C360_DATA_DIR; default ./data]", show_default=False),
-]
 RulesPath = Annotated[Path, typer.Argument(help="A rule file (.yaml/.yml/.json) or a directory of them")]
 
 
 def _data_dir(data_dir: Path | None) -> Path:
-    return Settings(**({"data_dir": data_dir} if data_dir is not None else {})).data_dir
+    return Settings.from_options(data_dir).data_dir
 
 
 def _parse_date(value: str, option: str) -> date:

@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from etl.cli_options import ConfigDir, DataDir
 from etl.settings import Settings
 from server.config import load_server_config
 from server.keys import ROLES, create_key
@@ -29,19 +30,10 @@ from server.store import Store
 api_key_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys (stored as SHA-256 hashes).")
 links_app = typer.Typer(no_args_is_help=True, help="Manual account-link decisions made through the API.")
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where the layers live [env C360_DATA_DIR; default ./data]", show_default=False),
-]
-ConfigDir = Annotated[
-    Path | None,
-    typer.Option("--config-dir", help="Directory of the JSON config files [env C360_CONFIG_DIR]", show_default=False),
-]
 
 
 def _store(data_dir: Path | None, config_dir: Path | None) -> tuple[Store, Settings]:
-    overrides = {k: v for k, v in {"data_dir": data_dir, "config_dir": config_dir}.items() if v is not None}
-    s = Settings(**overrides)
+    s = Settings.from_options(data_dir, config_dir)
     config = load_server_config(s.config_dir)
     return Store.open(s.data_dir, config.state_dir), s
 

@@ -79,3 +79,10 @@ def test_salesforce_config_rejects_unknown_field(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"objects: .*Account: field\(s\) \['Nmae'\]"):
         load_salesforce_config(path)
+
+
+def test_command_line_options_win_over_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("C360_DATA_DIR", str(tmp_path / "from-env"))
+    assert Settings.from_options().data_dir == tmp_path / "from-env"
+    assert Settings.from_options(data_dir=tmp_path / "given").data_dir == tmp_path / "given"
+    assert Settings.from_options(config_dir=tmp_path).config_dir == tmp_path

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 import requests
@@ -28,6 +27,7 @@ from etl.extract.credentials import load_credentials
 from etl.extract.errors import ExtractError
 from etl.extract.extractor import ExtractOptions, ExtractReport, run_extract
 from etl.extract.state import format_instant
+from etl.cli_options import ConfigDir, DataDir
 from etl.settings import Settings
 
 CONFIG_FILE = "salesforce_config.json"
@@ -37,14 +37,6 @@ ObjectsOpt = Annotated[
     typer.Option("--objects", help="Objects to extract (repeat or comma-separate); default: every configured object", show_default=False),
 ]
 FullRefreshOpt = Annotated[bool, typer.Option("--full-refresh", help="Ignore the watermarks: extract everything up to now")]
-DataDirOpt = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where the layers live [env C360_DATA_DIR; default ./data]", show_default=False),
-]
-ConfigDirOpt = Annotated[
-    Path | None,
-    typer.Option("--config-dir", help="Directory of the JSON config files [env C360_CONFIG_DIR]", show_default=False),
-]
 
 
 def _wm(value: datetime | None) -> str:
@@ -76,13 +68,12 @@ def make_extract_command(
     def extract(
         objects: ObjectsOpt = None,
         full_refresh: FullRefreshOpt = False,
-        data_dir: DataDirOpt = None,
-        config_dir: ConfigDirOpt = None,
+        data_dir: DataDir = None,
+        config_dir: ConfigDir = None,
     ) -> None:
         """Pull Salesforce objects into bronze: incremental on SystemModstamp, REST queryAll or Bulk API 2.0."""
         out = console or Console()
-        overrides = {k: v for k, v in {"data_dir": data_dir, "config_dir": config_dir}.items() if v is not None}
-        settings = Settings(**overrides)
+        settings = Settings.from_options(data_dir, config_dir)
         config = load_salesforce_config(settings.config_dir / CONFIG_FILE)
         names = [n.strip() for item in (objects or []) for n in item.split(",") if n.strip()] or None
         credentials = load_credentials(environ)

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from etl.linking.link import LinkStats
 from etl.linking.standalone import run_standalone
+from etl.cli_options import ConfigDir
 from etl.settings import Settings
 
 console = Console()
@@ -24,15 +25,10 @@ def link(
         ),
     ],
     output: Annotated[Path, typer.Option("--output", help="Folder for the master accounts, links and review queue")],
-    config_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--config-dir", help="Directory of the JSON config files [env C360_CONFIG_DIR]", show_default=False
-        ),
-    ] = None,
+    config_dir: ConfigDir = None,
 ) -> None:
     """Link regional accounts into master accounts, with evidence and a review queue."""
-    settings = Settings(**({"config_dir": config_dir} if config_dir is not None else {}))
+    settings = Settings.from_options(config_dir=config_dir)
     result = run_standalone(input, output, settings.config_dir)
     console.print(stats_table(result.stats))
     console.print(f"written to {output}: gold_master_accounts, gold_account_links, gold_link_review_queue (.parquet)")
