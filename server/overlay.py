@@ -30,20 +30,25 @@ def applies(change: StatusChange | None, row: dict[str, Any]) -> bool:
     return last is None or change.at > last
 
 
-def alert_view(row: dict[str, Any], overlay: Overlay) -> dict[str, Any]:
-    change = overlay.latest(row["alert_id"])
-    if not applies(change, row):
-        return row
-    out = {
+def _user_view(row: dict[str, Any], change: StatusChange) -> dict[str, Any]:
+    """The row as the user's change left it; the snapshot's own row is kept under BASE."""
+    return {
         **row,
         "status": change.new_status,
         "status_changed_at": change.at,
         "status_changed_by": "user",
         "status_reason": change.reason,
         "user_changed_at": change.at,
-        "snoozed_until": change.until if change.new_status == "SNOOZED" else None,
         BASE: row,
     }
+
+
+def alert_view(row: dict[str, Any], overlay: Overlay) -> dict[str, Any]:
+    change = overlay.latest(row["alert_id"])
+    if not applies(change, row):
+        return row
+    out = _user_view(row, change)
+    out["snoozed_until"] = change.until if change.new_status == "SNOOZED" else None
     if change.new_status == "RESOLVED":
         out["resolved_on"] = change.at.date()
     return out
@@ -53,15 +58,7 @@ def recommendation_view(row: dict[str, Any], overlay: Overlay) -> dict[str, Any]
     change = overlay.latest(row["recommendation_id"])
     if not applies(change, row):
         return row
-    out = {
-        **row,
-        "status": change.new_status,
-        "status_changed_at": change.at,
-        "status_changed_by": "user",
-        "status_reason": change.reason,
-        "user_changed_at": change.at,
-        BASE: row,
-    }
+    out = _user_view(row, change)
     if change.new_status == "EXECUTED":
         out["executed_on"] = change.at.date()
     return out

@@ -17,6 +17,7 @@ from server.schema.accounts import (
     master_for,
 )
 from server.schema.alerts import (
+    SEVERITY_ORDER,
     Alert,
     AlertStatus,
     Recommendation,
@@ -174,7 +175,7 @@ class Customer:
         rows = await info.context.loaders.alerts.load(str(self.id))
         wanted = {s.value for s in statuses} if statuses else None
         rows = [r for r in rows if wanted is None or r["status"] in wanted]
-        rows.sort(key=lambda r: ({"HIGH": 0, "MEDIUM": 1, "LOW": 2}.get(r["severity"], 9), -(r.get("impact_usd") or 0), r["alert_id"]))
+        rows.sort(key=lambda r: (SEVERITY_ORDER.get(r["severity"], 9), -(r.get("impact_usd") or 0), r["alert_id"]))
         return [Alert.from_row(r) for r in rows]
 
     @strawberry.field(description="The customer's recommendations (all statuses unless filtered), highest priority first; empty when the snapshot has none")
@@ -182,7 +183,7 @@ class Customer:
         rows = await info.context.loaders.recommendations.load(str(self.id))
         wanted = {s.value for s in statuses} if statuses else None
         rows = [r for r in rows if wanted is None or r["status"] in wanted]
-        rows.sort(key=lambda r: ({"HIGH": 0, "MEDIUM": 1, "LOW": 2}.get(r["priority"], 9), -(r.get("impact_usd") or 0), r["recommendation_id"]))
+        rows.sort(key=lambda r: (SEVERITY_ORDER.get(r["priority"], 9), -(r.get("impact_usd") or 0), r["recommendation_id"]))
         return [Recommendation.from_row(r) for r in rows]
 
     @strawberry.field(description="The latest re-evaluation of the customer's rules after a mutation on this snapshot; null when none ran")
