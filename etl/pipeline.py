@@ -136,12 +136,11 @@ def check_config(config_dir: Path, rules_dir: Path = rules.DEFAULT_RULES_DIR) ->
     }
 
 
-def _previous_gold(data_dir: Path, table: str) -> pd.DataFrame | None:
-    """A gold table of the published snapshot, carried into this run (history, master ids)."""
-    snap = storage.open_snapshot(data_dir)
-    if snap is None or table not in snap.tables("gold"):
+def _previous_gold(previous: storage.Snapshot | None, table: str) -> pd.DataFrame | None:
+    """A gold table of the snapshot published before this run, carried into it (master ids)."""
+    if previous is None or table not in previous.tables("gold"):
         return None
-    return snap.read("gold", table)
+    return previous.read("gold", table)
 
 
 def merge_history(previous: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
@@ -336,11 +335,10 @@ def read_partition(work_dir: Path, p: int) -> dict[str, pd.DataFrame]:
 STATE_DB = Path("state") / "c360.sqlite"
 
 
-def user_status_changes(data_dir: Path) -> pd.DataFrame | None:
-    """Alert and recommendation status changes made through the API since the rules last ran.
+def _read_state(data_dir: Path, sql: str) -> pd.DataFrame | None:
+    """A query over the API's SQLite state store (None before the API has made one).
 
-    The API keeps them in its SQLite store; the view has exactly the columns the
-    rules lifecycle takes.  Read-only, so a running server is never blocked.
+    Read-only, so a running server is never blocked.
     """
     path = Path(data_dir) / STATE_DB
     if not path.exists():
@@ -348,32 +346,36 @@ def user_status_changes(data_dir: Path) -> pd.DataFrame | None:
     import sqlite3
 
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        changes = pd.read_sql("SELECT * FROM lifecycle_status_changes", conn)
-    changes["at"] = pd.to_datetime(changes["at"], utc=True)
+        return pd.read_sql(sql, conn)
+
+
+def user_status_changes(data_dir: Path) -> pd.DataFrame | None:
+    """Alert and recommendation status changes made through the API; the view has
+    exactly the columns the rules lifecycle takes."""
+    changes = _read_state(data_dir, "SELECT * FROM lifecycle_status_changes")
+    if changes is not None:
+        changes["at"] = pd.to_datetime(changes["at"], utc=True)
     return changes
 
 
 def api_link_decisions(data_dir: Path) -> list[tuple]:
     """Active must-link / must-not-link decisions made through the API (`linkAccounts`), oldest first."""
-    path = Path(data_dir) / STATE_DB
-    if not path.exists():
+    rows = _read_state(
+        data_dir,
+        "SELECT account_a, account_b, decision, reason, author, at FROM link_decisions WHERE superseded_by IS NULL ORDER BY seq",
+    )
+    if rows is None:
         return []
-    import sqlite3
-    from datetime import datetime
-
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        rows = conn.execute(
-            "SELECT account_a, account_b, decision, reason, author, at FROM link_decisions WHERE superseded_by IS NULL ORDER BY seq"
-        ).fetchall()
-    return [(a, b, kind, reason, author, datetime.fromisoformat(at).date()) for a, b, kind, reason, author, at in rows]
+    rows["at"] = pd.to_datetime(rows["at"]).dt.date
+    return list(rows.itertuples(index=False, name=None))
 
 
-def _previous_history_for(data_dir: Path, account_ids: pd.Series) -> pd.DataFrame | None:
-    snap = storage.open_snapshot(data_dir)
-    if snap is None or HISTORY not in snap.tables("gold"):
+def _previous_history_for(previous: storage.Snapshot | None, account_ids: pd.Series) -> pd.DataFrame | None:
+    """The previous snapshot's history rows of these accounts (one partition's)."""
+    if previous is None or HISTORY not in previous.tables("gold"):
         return None
     ids = pa.array(account_ids.astype(str).tolist(), pa.string())
-    tbl = pq.read_table(snap.table_path("gold", HISTORY))
+    tbl = pq.read_table(previous.table_path("gold", HISTORY))
     return tbl.filter(pc.is_in(tbl.column("account_id"), value_set=ids)).to_pandas()
 
 
@@ -389,6 +391,9 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
             f"no bronze Account data under {storage.bronze_dir(opts.data_dir, 'Account')}; "
             "run `c360 generate` or `c360 extract` first"
         )
+    # The snapshot this run follows, opened once: history, master ids and the rules
+    # lifecycle all continue from the same one even if another run publishes meanwhile.
+    previous = storage.open_snapshot(opts.data_dir)
     partitions = plan_partitions(opts.data_dir, opts)
     dates = month_ends_before(opts.as_of, opts.backfill_months) + [opts.as_of]
     writer = storage.RunWriter(opts.data_dir, run_id)
@@ -442,8 +447,8 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
 
             with _stage(timings, "history"):
                 new_history = compute_metric_history(silver, params, dates, run_id=run_id)
-                previous = _previous_history_for(opts.data_dir, silver["accounts"]["account_id"])
-                writer.append("gold", HISTORY, gold_to_arrow(HISTORY, merge_history(previous, new_history)))
+                earlier = _previous_history_for(previous, silver["accounts"]["account_id"])
+                writer.append("gold", HISTORY, gold_to_arrow(HISTORY, merge_history(earlier, new_history)))
             del silver, result
 
         with _stage(timings, "linking", progress, 0.85):
@@ -454,7 +459,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                 # the file's decisions, overridden by newer ones made through the API
                 linking.merge_manual_decisions(configs[MANUAL_LINKS_FILE], api_link_decisions(opts.data_dir)),
                 # master ids stay stable across runs: the previous mapping is an input
-                previous_masters=_previous_gold(opts.data_dir, linking.MASTER_ACCOUNTS),
+                previous_masters=_previous_gold(previous, linking.MASTER_ACCOUNTS),
             )
             rollups = linking.master_rollups(links.master_accounts, pd.concat(rollup_metrics, ignore_index=True))
             for name, df in (
@@ -476,7 +481,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                 writer.read("gold", METRICS),
                 writer.read("gold", HISTORY),
                 configs[RULES],
-                storage.open_snapshot(opts.data_dir),
+                previous,
                 opts.as_of,
                 run_id,
                 status_changes=user_status_changes(opts.data_dir),
