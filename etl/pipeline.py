@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from etl import storage
+from etl import clustered, storage
 from etl.contracts import BRONZE_TABLES
 from etl.errors import DataError
 from etl.gold import (
@@ -370,13 +370,34 @@ def api_link_decisions(data_dir: Path) -> list[tuple]:
     return list(rows.itertuples(index=False, name=None))
 
 
-def _previous_history_for(previous: storage.Snapshot | None, account_ids: pd.Series) -> pd.DataFrame | None:
-    """The previous snapshot's history rows of these accounts (one partition's)."""
-    if previous is None or HISTORY not in previous.tables("gold"):
-        return None
-    ids = pa.array(account_ids.astype(str).tolist(), pa.string())
-    tbl = pq.read_table(previous.table_path("gold", HISTORY))
-    return tbl.filter(pc.is_in(tbl.column("account_id"), value_set=ids)).to_pandas()
+# The timeline and the history are read account by account (the API, the next run's
+# history): each partition's rows, already sorted by account, go in small row groups,
+# compressed for fast reading rather than for size.
+CLUSTERED_LAYOUT = {"row_group_rows": clustered.ROW_GROUP_ROWS, "compression": "lz4"}
+
+
+class PreviousHistory:
+    """The previous snapshot's metric history, read one partition's accounts at a time.
+
+    A history published in the clustered layout is indexed once and read row
+    group by row group; an older one is scanned whole for each partition.
+    """
+
+    def __init__(self, previous: storage.Snapshot | None):
+        self.path = None
+        self.table: clustered.ClusteredTable | None = None
+        if previous is not None and HISTORY in previous.tables("gold"):
+            self.path = previous.table_path("gold", HISTORY)
+            self.table = clustered.ClusteredTable.open(self.path, "account_id")
+
+    def rows_of(self, account_ids: pd.Series) -> pd.DataFrame | None:
+        if self.path is None:
+            return None
+        ids = account_ids.astype(str)
+        if self.table is not None:
+            return self.table.read_keys(ids.tolist()).to_pandas()
+        tbl = pq.read_table(self.path)
+        return tbl.filter(pc.is_in(tbl.column("account_id"), value_set=pa.array(ids.tolist(), pa.string()))).to_pandas()
 
 
 def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResult:
@@ -394,6 +415,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
     # The snapshot this run follows, opened once: history, master ids and the rules
     # lifecycle all continue from the same one even if another run publishes meanwhile.
     previous = storage.open_snapshot(opts.data_dir)
+    previous_history = PreviousHistory(previous)
     partitions = plan_partitions(opts.data_dir, opts)
     dates = month_ends_before(opts.as_of, opts.backfill_months) + [opts.as_of]
     writer = storage.RunWriter(opts.data_dir, run_id)
@@ -440,15 +462,15 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
             with _stage(timings, "gold"):
                 gold = compute_gold(silver, params, opts.as_of, run_id=run_id)
                 validate_gold(silver, gold)
-                for name in (METRICS, TIMELINE):
-                    writer.append("gold", name, gold_to_arrow(name, gold[name]))
+                writer.append("gold", METRICS, gold_to_arrow(METRICS, gold[METRICS]))
+                writer.append("gold", TIMELINE, gold_to_arrow(TIMELINE, gold[TIMELINE]), **CLUSTERED_LAYOUT)
                 rollup_metrics.append(gold[METRICS][ROLLUP_METRIC_COLUMNS])
                 del gold
 
             with _stage(timings, "history"):
                 new_history = compute_metric_history(silver, params, dates, run_id=run_id)
-                earlier = _previous_history_for(previous, silver["accounts"]["account_id"])
-                writer.append("gold", HISTORY, gold_to_arrow(HISTORY, merge_history(earlier, new_history)))
+                earlier = previous_history.rows_of(silver["accounts"]["account_id"])
+                writer.append("gold", HISTORY, gold_to_arrow(HISTORY, merge_history(earlier, new_history)), **CLUSTERED_LAYOUT)
             del silver, result
 
         with _stage(timings, "linking", progress, 0.85):

@@ -376,11 +376,15 @@ class RunWriter:
         self.row_counts[layer][name] = n
         return n
 
-    def append(self, layer: str, name: str, table: pa.Table) -> int:
+    def append(self, layer: str, name: str, table: pa.Table, row_group_rows: int | None = None,
+               compression: str = "zstd") -> int:
         """Add rows to a table written piece by piece (one partition at a time).
 
         Each call becomes at least one row group of a single Parquet file, so
         memory stays bounded by one partition however large the table grows.
+        `row_group_rows` caps the row groups (small groups for tables read
+        account by account, see etl.clustered); `compression` applies from the
+        first call on.
         """
         if layer not in LAYERS:
             raise ValueError(f"unknown layer {layer!r}")
@@ -391,10 +395,10 @@ class RunWriter:
                 raise ValueError(f"{layer}/{name} was already written whole")
             path = self.path(layer, name)
             path.parent.mkdir(parents=True, exist_ok=True)
-            writer = self._writers[key] = pq.ParquetWriter(path, table.schema, compression="zstd")
+            writer = self._writers[key] = pq.ParquetWriter(path, table.schema, compression=compression)
         elif not table.schema.equals(writer.schema):
             table = table.cast(writer.schema)
-        writer.write_table(table)
+        writer.write_table(table, row_group_size=row_group_rows)
         self.row_counts[layer][name] = self.row_counts[layer].get(name, 0) + table.num_rows
         return table.num_rows
 

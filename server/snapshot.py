@@ -11,6 +11,7 @@ linker publish are optional: a snapshot made before them still loads, and
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -26,7 +27,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from etl import storage
+from etl.clustered import ClusteredTable
 from server.search import NameIndex
+
+log = logging.getLogger("c360.server.snapshot")
 
 METRICS = "gold_customer_360_metrics"
 TIMELINE = "gold_customer_timeline"
@@ -74,15 +78,13 @@ class Table:
     """
 
     def __init__(self, arrow: pa.Table, sort_by: list[str] | None = None, key: str | None = None):
-        df = arrow.to_pandas()
-        if sort_by:
-            order = df.sort_values(sort_by, kind="stable").index.to_numpy()
-            arrow = arrow.take(pa.array(order, pa.int64()))
-            df = df.iloc[order].reset_index(drop=True)
+        if sort_by and arrow.num_rows:
+            arrow = _take_columns(arrow, _stable_order(arrow, sort_by))
         self.arrow = arrow.combine_chunks()
-        self.df = df
+        # one block per column: no consolidation copy of a million-row table
+        self.df = self.arrow.to_pandas(split_blocks=True)
         self.key = key
-        self.keys = df[key].to_numpy(dtype=object) if key else None
+        self.keys = self.df[key].to_numpy(dtype=object) if key else None
 
     def __len__(self) -> int:
         return len(self.df)
@@ -122,6 +124,14 @@ def _sort_key(column: pa.ChunkedArray) -> np.ndarray | None:
     return None
 
 
+def _take_columns(arrow: pa.Table, order: np.ndarray) -> pa.Table:
+    """`arrow.take(order)` one column at a time: never two copies of the whole table."""
+    order = pa.array(order, pa.int64())
+    for i, name in enumerate(arrow.column_names):
+        arrow = arrow.set_column(i, name, arrow.column(i).take(order).combine_chunks())
+    return arrow
+
+
 def _stable_order(arrow: pa.Table, sort_by: list[str]) -> np.ndarray:
     """Row order of a stable sort by `sort_by` (what pandas' stable sort_values gives), with numpy's lexsort."""
     keys = [_sort_key(arrow.column(c)) for c in sort_by]
@@ -146,9 +156,7 @@ class ArrowTable(Table):
         # column of distinct values, like the timeline's event ids, costs seconds at startup)
         self.within = within
         if sort_by:
-            order = pa.array(_stable_order(arrow, sort_by), pa.int64())
-            for i, name in enumerate(arrow.column_names):  # one column at a time: never two copies of the table
-                arrow = arrow.set_column(i, name, arrow.column(i).take(order).combine_chunks())
+            arrow = _take_columns(arrow, _stable_order(arrow, sort_by))
         self.arrow = arrow.combine_chunks()
         self.df = None
         self.key = key
@@ -205,6 +213,17 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _clean(v) for k, v in r.items()} for r in df.to_dict("records")]
 
 
+def _per_account(snap: storage.Snapshot, name: str, sort_by: list[str], within: list[str]) -> ClusteredTable | ArrowTable:
+    """A table with many rows per account: read from the memory-mapped file when the pipeline
+    published it clustered by account (etl.clustered), else loaded and sorted in memory."""
+    path = snap.table_path("gold", name)
+    table = ClusteredTable.open(path, "account_id", within=within)
+    if table is not None:
+        return table
+    log.info("%s of run %s is not clustered by account: loading it into memory", name, snap.run_id)
+    return ArrowTable(pq.read_table(path), sort_by, "account_id", within=within)
+
+
 @dataclass
 class Snapshot:
     run_id: str
@@ -212,8 +231,8 @@ class Snapshot:
     published_at: str
     metrics: pd.DataFrame  # indexed by account_id, sorted
     metrics_table: Table  # the same rows, for dicts
-    timeline: Table  # by account_id
-    history: Table  # by account_id
+    timeline: ClusteredTable | ArrowTable  # by account_id
+    history: ClusteredTable | ArrowTable  # by account_id
     names: NameIndex
     tables: frozenset[str] = frozenset()  # the optional tables this snapshot has
     alerts: Table | None = None  # by account_id, then alert_type
@@ -244,8 +263,8 @@ class Snapshot:
             published_at=snap.manifest.get("published_at", ""),
             metrics=metrics,
             metrics_table=metrics_table,
-            timeline=ArrowTable(arrow(TIMELINE), ["account_id", "event_date"], "account_id", within=["event_date", "event_id"]),
-            history=ArrowTable(arrow(HISTORY), ["account_id", "as_of"], "account_id"),
+            timeline=_per_account(snap, TIMELINE, ["account_id", "event_date"], within=["event_date", "event_id"]),
+            history=_per_account(snap, HISTORY, ["account_id", "as_of"], within=["as_of"]),
             names=NameIndex(metrics["account_id"].to_numpy(dtype=object), metrics["account_name"].fillna("").to_numpy(dtype=object)),
             tables=present,
             loaded_at=time.time(),

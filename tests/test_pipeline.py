@@ -81,6 +81,23 @@ def test_end_to_end_publishes_every_layer(published):
     assert set(alerts.loc[(alerts["alert_type"] == "CHURN_RISK") & (alerts["severity"] == "HIGH"), "account_id"]) == high
 
 
+def test_timeline_and_history_are_published_clustered_by_account(published):
+    """Small row groups, every account's rows contiguous: the API reads them from the file."""
+    import pyarrow.parquet as pq
+
+    from etl.clustered import ROW_GROUP_ROWS, ClusteredTable
+    from server.snapshot import Snapshot
+
+    accounts = set(published.read("gold", METRICS)["account_id"])
+    for name in (TIMELINE, HISTORY):
+        meta = pq.read_metadata(published.table_path("gold", name))
+        assert max(meta.row_group(g).num_rows for g in range(meta.num_row_groups)) <= ROW_GROUP_ROWS
+        table = ClusteredTable.open(published.table_path("gold", name), "account_id")
+        assert table is not None and set(table.index.keys) <= accounts
+    served = Snapshot.load(published)
+    assert isinstance(served.timeline, ClusteredTable) and isinstance(served.history, ClusteredTable)
+
+
 def test_linking_runs_on_silver_and_meets_quality_targets(published, sample_bronze):
     from etl.linking import evaluate_links
 
