@@ -9,8 +9,10 @@ Large books are processed in account-hash partitions: bronze is split once
 into per-partition files (every record with its account, every version of a
 record with the account of its latest version), then silver, gold and history
 run partition by partition and append to the run's tables, so memory is
-bounded by one partition.  Linking and the master roll-ups need every account
-at once and run afterwards on the few columns they use.
+bounded by one partition.  The rule facts that read an account's own records
+are computed there too.  Linking, the master roll-ups and the segment-level
+rule facts need every account at once and run afterwards on the few columns
+they use; outcomes read the history of the few accounts that need it.
 """
 
 from __future__ import annotations
@@ -200,6 +202,7 @@ def _stage(timings: dict[str, float], name: str, progress: Progress | None = Non
 
 LINK_ACCOUNT_COLUMNS = ["account_id", "account_name", "parent_id", "phone", "website"]
 LINK_CONTACT_COLUMNS = ["contact_id", "account_id", "email", "phone"]
+OUTCOME_HISTORY_COLUMNS = ["account_id", "as_of", "health_score", "churn_risk"]
 ROLLUP_METRIC_COLUMNS = ["account_id", "arr_usd", "mrr_usd", "health_score", "churn_level", "next_contract_end_date"]
 
 
@@ -415,6 +418,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
     # The snapshot this run follows, opened once: history, master ids and the rules
     # lifecycle all continue from the same one even if another run publishes meanwhile.
     previous = storage.open_snapshot(opts.data_dir)
+    rules.check_lifecycle_order(previous, opts.as_of)
     previous_history = PreviousHistory(previous)
     partitions = plan_partitions(opts.data_dir, opts)
     dates = month_ends_before(opts.as_of, opts.backfill_months) + [opts.as_of]
@@ -425,6 +429,8 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
     link_accounts: list[pd.DataFrame] = []
     link_contacts: list[pd.DataFrame] = []
     rollup_metrics: list[pd.DataFrame] = []
+    rule_parts: list[rules.PartitionFacts] = []
+    products: pd.DataFrame | None = None
     bronze_rows: dict[str, int] = {}
     try:
         with _stage(timings, "bronze", progress, 0.0):
@@ -465,6 +471,12 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                 writer.append("gold", METRICS, gold_to_arrow(METRICS, gold[METRICS]))
                 writer.append("gold", TIMELINE, gold_to_arrow(TIMELINE, gold[TIMELINE]), **CLUSTERED_LAYOUT)
                 rollup_metrics.append(gold[METRICS][ROLLUP_METRIC_COLUMNS])
+
+            with _stage(timings, "rules"):
+                # what reads an account's own records, while they are in memory; segments come later
+                rule_parts.append(rules.partition_facts(silver, gold[METRICS], opts.as_of, configs[RULES].parameters))
+                if first:
+                    products = silver["products"]
                 del gold
 
             with _stage(timings, "history"):
@@ -493,22 +505,26 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                 writer.write("gold", name, linking.to_arrow(name, df))
 
         with _stage(timings, "rules", progress, 0.9):
-            # Rules compare accounts with their segment, so they see the whole book:
-            # the few silver tables they read come back from this run's own files.
+            # Rules compare accounts with their segment, so they see the whole book: the
+            # per-account facts from the partitions, segment facts over all the metrics.
             writer.finish_appends()
-            needed = ("cases", "invoices", "usage", "opportunities", "opportunity_line_items", "products")
-            silver_for_rules = {name: writer.read("silver", name) for name in needed}
-            fired = rules.run_rules(
-                silver_for_rules,
-                writer.read("gold", METRICS),
-                writer.read("gold", HISTORY),
-                configs[RULES],
+            metrics = writer.read("gold", METRICS)
+            ruleset = configs[RULES]
+            facts = rules.book_facts(metrics, rules.PartitionFacts.concat(rule_parts), opts.as_of, ruleset.parameters, products)
+            del rule_parts
+            history = clustered.ClusteredTable(writer.path("gold", HISTORY), "account_id")
+            fired = rules.run_rules_on_facts(
+                facts,
+                metrics,
+                # outcomes need the history of the accounts that executed a recommendation only
+                lambda ids: history.read_keys(ids, columns=OUTCOME_HISTORY_COLUMNS).to_pandas(),
+                ruleset,
                 previous,
                 opts.as_of,
                 run_id,
                 status_changes=user_status_changes(opts.data_dir),
             )
-            del silver_for_rules
+            del facts, metrics
             for name, df in fired.items():
                 writer.write("gold", name, rules.to_arrow(name, df))
             del fired
