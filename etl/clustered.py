@@ -6,8 +6,9 @@ The pipeline writes them partition by partition, each partition sorted by
 account, in row groups of `ROW_GROUP_ROWS` rows: every account's rows form one
 contiguous range that lies in one or two small row groups.
 
-`ClusterIndex` finds those ranges from the key column alone (dictionary
-encoded in each row group, so a few hundred bytes per group are decoded);
+`ClusterIndex` holds those ranges; the writer records them as it appends
+(`IndexBuilder`, kept under ``_index/`` beside the table), and `build_index`
+finds them from the key column for a file written without one.
 `ClusteredTable` keeps the file memory-mapped and decodes only the row groups
 a read touches, behind a small LRU.  The API serves a million accounts'
 timelines this way in a few megabytes, and the next pipeline run reads the
@@ -58,6 +59,64 @@ class ClusterIndex:
         i = np.minimum(i, max(len(self.keys) - 1, 0))
         found = (self.keys[i] == wanted) if len(self.keys) else np.zeros(len(wanted), dtype=bool)
         return np.where(found, self.starts[i], 0), np.where(found, self.stops[i], 0)
+
+
+def index_path(table_path: Path) -> Path:
+    """Where the writer keeps a table's index: beside it, out of the layer's table listing."""
+    return Path(table_path).parent / "_index" / Path(table_path).name
+
+
+class IndexBuilder:
+    """Builds a table's `ClusterIndex` while its pieces are written (each piece clustered by key).
+
+    Reading a million accounts' keys back from an 82-million-row file takes
+    longer than the whole server start-up may; counting them on the way out costs
+    a comparison of adjacent keys per piece.
+    """
+
+    def __init__(self, key: str):
+        self.key = key
+        self.keys: list[pa.Array] = []
+        self.starts: list[np.ndarray] = []
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        n = table.num_rows
+        if n:
+            col = table.column(self.key).combine_chunks()
+            change = pc.not_equal(col.slice(1), col.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+            run_starts = np.flatnonzero(np.concatenate([[True], change]))
+            self.keys.append(col.take(pa.array(run_starts)).cast(pa.string()))
+            self.starts.append(run_starts + self.rows)
+        self.rows += n
+
+    def finish(self) -> pa.Table | None:
+        """key, start, stop per key sorted by key; None when a key's rows were split."""
+        keys = pa.concat_arrays(self.keys) if self.keys else pa.array([], pa.string())
+        starts = np.concatenate(self.starts) if self.starts else np.zeros(0, np.int64)
+        stops = np.concatenate([starts[1:], [self.rows]]) if len(starts) else starts
+        order = pc.sort_indices(keys)
+        keys = keys.take(order)
+        if len(keys) > 1 and pc.any(pc.equal(keys.slice(1), keys.slice(0, len(keys) - 1))).as_py():
+            return None
+        order = order.to_numpy()
+        return pa.table({self.key: keys, "start": pa.array(starts[order], pa.int64()), "stop": pa.array(stops[order], pa.int64())})
+
+
+def read_index(path: Path, key: str, rows: int) -> ClusterIndex | None:
+    """The index the writer left beside a table, if it is there and covers the table's `rows`."""
+    path = index_path(path)
+    if not path.exists():
+        return None
+    table = pq.read_table(path)
+    stops = table.column("stop").to_numpy()
+    if table.num_rows and int(stops.max()) != rows:
+        return None  # not this file's index
+    return ClusterIndex(
+        table.column(key).to_numpy(zero_copy_only=False).astype(object),
+        table.column("start").to_numpy(),
+        stops,
+    )
 
 
 def build_index(path: Path, key: str) -> ClusterIndex | None:
@@ -136,7 +195,7 @@ class ClusteredTable:
         meta = pq.read_metadata(path)
         if any(meta.row_group(g).num_rows > MAX_SERVED_ROW_GROUP_ROWS for g in range(meta.num_row_groups)):
             return None
-        index = build_index(Path(path), key)
+        index = read_index(Path(path), key, meta.num_rows) or build_index(Path(path), key)
         return None if index is None else cls(path, key, within, index)
 
     def __len__(self) -> int:

@@ -376,7 +376,7 @@ def api_link_decisions(data_dir: Path) -> list[tuple]:
 # The timeline and the history are read account by account (the API, the next run's
 # history): each partition's rows, already sorted by account, go in small row groups,
 # compressed for fast reading rather than for size.
-CLUSTERED_LAYOUT = {"row_group_rows": clustered.ROW_GROUP_ROWS, "compression": "lz4"}
+CLUSTERED_LAYOUT = {"row_group_rows": clustered.ROW_GROUP_ROWS, "compression": "lz4", "cluster_key": "account_id"}
 
 
 class PreviousHistory:

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from etl import clustered
 from etl.contracts import BRONZE_FEEDS, BRONZE_METADATA, BRONZE_TABLES
 from etl.errors import DataError
 
@@ -365,6 +366,7 @@ class RunWriter:
         self.staging.mkdir(parents=True)
         self.row_counts: dict[str, dict[str, int]] = {layer: {} for layer in LAYERS}
         self._writers: dict[tuple[str, str], pq.ParquetWriter] = {}
+        self._indexes: dict[tuple[str, str], clustered.IndexBuilder] = {}
 
     def path(self, layer: str, name: str) -> Path:
         return self.staging / layer / f"{name}.parquet"
@@ -377,14 +379,15 @@ class RunWriter:
         return n
 
     def append(self, layer: str, name: str, table: pa.Table, row_group_rows: int | None = None,
-               compression: str = "zstd") -> int:
+               compression: str = "zstd", cluster_key: str | None = None) -> int:
         """Add rows to a table written piece by piece (one partition at a time).
 
         Each call becomes at least one row group of a single Parquet file, so
         memory stays bounded by one partition however large the table grows.
         `row_group_rows` caps the row groups (small groups for tables read
         account by account, see etl.clustered); `compression` applies from the
-        first call on.
+        first call on.  With `cluster_key` (each piece sorted by it, no key in
+        two pieces) the table's index of key ranges is written beside it.
         """
         if layer not in LAYERS:
             raise ValueError(f"unknown layer {layer!r}")
@@ -396,9 +399,13 @@ class RunWriter:
             path = self.path(layer, name)
             path.parent.mkdir(parents=True, exist_ok=True)
             writer = self._writers[key] = pq.ParquetWriter(path, table.schema, compression=compression)
+            if cluster_key:
+                self._indexes[key] = clustered.IndexBuilder(cluster_key)
         elif not table.schema.equals(writer.schema):
             table = table.cast(writer.schema)
         writer.write_table(table, row_group_size=row_group_rows)
+        if key in self._indexes:
+            self._indexes[key].add(table)
         self.row_counts[layer][name] = self.row_counts[layer].get(name, 0) + table.num_rows
         return table.num_rows
 
@@ -411,6 +418,10 @@ class RunWriter:
             writer.close()
             with open(self.path(layer, name), "rb") as fh:
                 os.fsync(fh.fileno())
+            builder = self._indexes.pop((layer, name), None)
+            index = builder.finish() if builder else None
+            if index is not None:  # without one, readers index the file themselves
+                write_parquet(index, clustered.index_path(self.path(layer, name)))
         self._writers.clear()
 
     def read(self, layer: str, name: str) -> pd.DataFrame:
@@ -449,4 +460,5 @@ class RunWriter:
             except Exception:  # noqa: BLE001 - the directory is deleted next anyway
                 pass
         self._writers.clear()
+        self._indexes.clear()
         shutil.rmtree(self.staging, ignore_errors=True)

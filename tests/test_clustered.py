@@ -8,7 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from etl.clustered import ClusteredTable, build_index
+from etl import storage
+from etl.clustered import ClusteredTable, IndexBuilder, build_index, index_path, read_index
 from server.snapshot import ArrowTable
 
 # Two partitions, each sorted by account (as the pipeline appends them); within an account
@@ -101,3 +102,35 @@ def test_row_group_cache_is_bounded(events):
     for account in "abcd":
         table.records(account)
     assert len(table._cache) == 2
+
+
+def _pieces(rows):
+    """The rows as the pipeline appends them: one piece per partition."""
+    table = pa.table({
+        "account_id": [r[0] for r in rows],
+        "event_date": pa.array([r[1] for r in rows], pa.date32()),
+        "event_id": [r[2] for r in rows],
+    })
+    return [table.slice(0, 5), table.slice(5)]
+
+
+def test_writer_records_the_index_as_it_appends(tmp_path):
+    writer = storage.RunWriter(tmp_path, "r1")
+    for piece in _pieces(ROWS):
+        writer.append("gold", "events", piece, row_group_rows=3, cluster_key="account_id")
+    snap = writer.publish({})
+    path = snap.table_path("gold", "events")
+    assert index_path(path).exists() and snap.tables("gold") == ["events"]  # the index is not a table
+    written = read_index(path, "account_id", len(ROWS))
+    built = build_index(path, "account_id")
+    assert list(written.keys) == list(built.keys) == ["a", "b", "c", "d"]
+    assert written.starts.tolist() == built.starts.tolist() and written.stops.tolist() == built.stops.tolist()
+    assert read_index(path, "account_id", len(ROWS) + 1) is None  # an index of another file is ignored
+    assert ClusteredTable.open(path, "account_id").index.stops.tolist() == built.stops.tolist()
+
+
+def test_no_index_when_a_key_is_in_two_pieces():
+    builder = IndexBuilder("account_id")
+    for piece in _pieces(ROWS[:5] + [("a", date(2026, 7, 1), "x")]):
+        builder.add(piece)
+    assert builder.finish() is None

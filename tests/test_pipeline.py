@@ -85,13 +85,14 @@ def test_timeline_and_history_are_published_clustered_by_account(published):
     """Small row groups, every account's rows contiguous: the API reads them from the file."""
     import pyarrow.parquet as pq
 
-    from etl.clustered import ROW_GROUP_ROWS, ClusteredTable
+    from etl.clustered import ROW_GROUP_ROWS, ClusteredTable, index_path
     from server.snapshot import Snapshot
 
     accounts = set(published.read("gold", METRICS)["account_id"])
     for name in (TIMELINE, HISTORY):
         meta = pq.read_metadata(published.table_path("gold", name))
         assert max(meta.row_group(g).num_rows for g in range(meta.num_row_groups)) <= ROW_GROUP_ROWS
+        assert index_path(published.table_path("gold", name)).exists()
         table = ClusteredTable.open(published.table_path("gold", name), "account_id")
         assert table is not None and set(table.index.keys) <= accounts
     served = Snapshot.load(published)
