@@ -26,7 +26,6 @@ from etl.errors import EngineError
 
 ENGINES = ("local", "dask")
 SCHEDULER_SCHEMES = ("tcp", "tls")
-CONNECT_TIMEOUT = "20s"  # reaching a running Dask scheduler
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,7 @@ class EngineSpec:
     kind: str = "local"
     workers: int | None = None  # local: processes (default 1); dask: workers of a LocalCluster
     scheduler: str | None = None  # dask: address of a running scheduler instead
+    connect_timeout: float = 10.0  # seconds to reach that scheduler
 
     def __post_init__(self) -> None:
         if self.kind not in ENGINES:
@@ -149,7 +149,7 @@ def open_engine(spec: EngineSpec) -> Iterator[InProcess | ProcessPool | DaskEngi
         raise EngineError(f"--engine dask needs Dask distributed: pip install 'customer360[dask]' ({exc})") from None
     if spec.scheduler:
         try:
-            client = Client(spec.scheduler, timeout=CONNECT_TIMEOUT)
+            client = Client(spec.scheduler, timeout=spec.connect_timeout)
         except (OSError, TimeoutError) as exc:
             raise EngineError(f"cannot reach the Dask scheduler at {spec.scheduler}: {exc}") from None
         with client:
