@@ -33,10 +33,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from etl import storage
+from etl import location, storage
 from etl.contracts import BRONZE_TABLES
 from etl.engine import EngineSpec, open_engine
-from etl.errors import DataError
+from etl.errors import DataError, EngineError
 from etl.gold import GOLD_SCHEMAS, compute_gold, load_metrics_config, month_ends_before
 from etl import linking
 from etl.partition import (
@@ -53,6 +53,7 @@ from etl.task import (  # noqa: F401 - merge_history, validate_gold and the tabl
     HISTORY,
     METRICS,
     TIMELINE,
+    WORK_MARKER,
     PartitionTask,
     RunParams,
     load_part,
@@ -118,7 +119,7 @@ class RunResult:
 
 @dataclass(frozen=True)
 class RunOptions:
-    data_dir: Path
+    data_dir: Path | str  # a local path, or an fsspec URL (etl.location)
     config_dir: Path
     as_of: date
     run_id: str | None = None
@@ -222,8 +223,8 @@ class _PartitionWriters:
     so row groups stay reasonably large while memory stays bounded.
     """
 
-    def __init__(self, work_dir: Path, table: str, schema: pa.Schema, partitions: int):
-        self.paths = [work_dir / f"p{p:05d}" / f"{table}.parquet" for p in range(partitions)]
+    def __init__(self, work_dir: location.Location, table: str, schema: pa.Schema, partitions: int):
+        self.paths = [location.join(work_dir, f"p{p:05d}", f"{table}.parquet") for p in range(partitions)]
         self.writers: list[pq.ParquetWriter | None] = [None] * partitions
         self.schema = schema
         self.buffers: list[list[pa.Table]] = [[] for _ in range(partitions)]
@@ -237,8 +238,10 @@ class _PartitionWriters:
 
     def _writer(self, p: int) -> pq.ParquetWriter:
         if self.writers[p] is None:
-            self.paths[p].parent.mkdir(parents=True, exist_ok=True)
-            self.writers[p] = pq.ParquetWriter(self.paths[p], self.schema, compression="lz4")
+            fs, where = location.fs_path(self.paths[p])
+            if fs is None:
+                self.paths[p].parent.mkdir(parents=True, exist_ok=True)
+            self.writers[p] = pq.ParquetWriter(where, self.schema, compression="lz4", filesystem=fs)
         return self.writers[p]
 
     def flush(self) -> None:
@@ -252,11 +255,12 @@ class _PartitionWriters:
         self.flush()
         for p in range(len(self.paths)):
             self._writer(p).close()  # a partition without rows still gets its (empty) file
-            with open(self.paths[p], "rb") as fh:
-                os.fsync(fh.fileno())
+            if not location.is_remote(self.paths[p]):
+                with open(self.paths[p], "rb") as fh:
+                    os.fsync(fh.fileno())
 
 
-def split_bronze(data_dir: Path, work_dir: Path, partitions: int) -> None:
+def split_bronze(data_dir: location.Location, work_dir: location.Location, partitions: int) -> None:
     """Write every account-owned bronze table as one file per partition under ``work_dir``.
 
     Two streaming passes per table, so no bronze table is ever whole in memory:
@@ -270,7 +274,7 @@ def split_bronze(data_dir: Path, work_dir: Path, partitions: int) -> None:
     for table in sorted(BRONZE_TABLES, key=lambda t: t in BRONZE_CHILD_KEYS):
         if table in BRONZE_REFERENCE_TABLES:
             tbl = storage.read_bronze_arrow(data_dir, table)
-            storage.write_parquet(tbl, work_dir / "reference" / f"{table}.parquet", compression="lz4")
+            storage.write_parquet(tbl, location.join(work_dir, "reference", f"{table}.parquet"), compression="lz4")
             continue
         keys = storage.read_bronze_arrow(data_dir, table, columns=_key_columns(table))
         parts = _row_partitions(table, keys, partitions, parents)
@@ -300,8 +304,11 @@ STATE_DB = Path("state") / "c360.sqlite"
 def _read_state(data_dir: Path, sql: str) -> pd.DataFrame | None:
     """A query over the API's SQLite state store (None before the API has made one).
 
-    Read-only, so a running server is never blocked.
+    Read-only, so a running server is never blocked.  The store is the API's local
+    SQLite file: a data directory on another filesystem has none.
     """
+    if location.is_remote(data_dir):
+        return None
     path = Path(data_dir) / STATE_DB
     if not path.exists():
         return None
@@ -339,6 +346,9 @@ def _stage_of(layer: str, name: str) -> str:
 
 def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResult:
     configs = check_config(opts.config_dir, opts.rules_dir)  # before anything is written
+    opts = dataclasses.replace(opts, data_dir=location.as_location(opts.data_dir))
+    if location.is_process_local(opts.data_dir) and not opts.engine.in_process:
+        raise EngineError(f"{opts.data_dir} is visible to this process only: run it with the serial engine (--workers 1)")
     run_id = opts.run_id or storage.new_run_id()
     timings: dict[str, float] = {}
     task_seconds: dict[str, float] = {}  # partition tasks' own time, summed over workers
@@ -358,7 +368,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
         os.fspath(previous.table_path("gold", HISTORY)) if previous and HISTORY in previous.tables("gold") else None
     )
     run = RunParams(run_id, opts.as_of, tuple(dates), configs[MAPPING_FILE], configs[METRICS_FILE], previous_history)
-    work_dir = storage.runs_dir(opts.data_dir) / f".work-{run_id}"
+    work_dir = location.join(storage.runs_dir(opts.data_dir), f".work-{run_id}")
     tasks = [PartitionTask(p, partitions, os.fspath(opts.data_dir), os.fspath(work_dir), run) for p in range(partitions)]
     reports: list[pd.DataFrame] = []
     link_accounts: list[pd.DataFrame] = []
@@ -371,8 +381,9 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
         # The engine is closed (workers stopped) before linking, and before a failed run is cleaned up.
         with open_engine(opts.engine) as engine:
             writer = storage.RunWriter(opts.data_dir, run_id)
-            shutil.rmtree(work_dir, ignore_errors=True)
-            work_dir.mkdir(parents=True)  # tasks write part files only while it exists
+            location.remove_tree(work_dir)
+            location.makedirs(work_dir)
+            location.write_text(location.join(work_dir, WORK_MARKER), run_id)  # tasks write part files only while it exists
             with _stage(timings, "bronze", progress, 0.0):
                 if partitions > 1:
                     split_bronze(opts.data_dir, work_dir, partitions)
@@ -389,7 +400,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                         start = time.perf_counter()
                         writer.append(layer, name, load_part(rows))
                         if isinstance(rows, str):
-                            os.remove(rows)
+                            location.remove(location.as_location(rows))
                         if opts.engine.in_process:
                             timings[_stage_of(layer, name)] = timings.get(_stage_of(layer, name), 0.0) + time.perf_counter() - start
                     for t, n in out.bronze_rows.items():
@@ -455,7 +466,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                 .reset_index()
             )
             writer.write("quarantine", "data_quality_report", quality)
-            shutil.rmtree(work_dir, ignore_errors=True)
+            location.remove_tree(work_dir)
             snapshot = writer.publish(
                 {
                     "as_of": opts.as_of.isoformat(),
@@ -472,7 +483,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
     except BaseException:
         if writer is not None:
             writer.abandon()
-        shutil.rmtree(work_dir, ignore_errors=True)
+        location.remove_tree(work_dir)
         raise
 
     counts = [TableCount("bronze", t, None, n) for t, n in bronze_rows.items()]

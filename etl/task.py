@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from etl import storage
+from etl import location, storage
 from etl.contracts import BRONZE_TABLES
 from etl.errors import DataError
 from etl.gold import compute_gold, compute_metric_history
@@ -43,6 +43,7 @@ LINK_CONTACT_COLUMNS = ["contact_id", "account_id", "email", "phone"]
 ROLLUP_METRIC_COLUMNS = ["account_id", "arr_usd", "mrr_usd", "health_score", "churn_level", "next_contract_end_date"]
 
 PARTS_DIR = "parts"  # under the run's work directory: one folder of part files per partition
+WORK_MARKER = "RUNNING"  # in the run's work directory while the driver still wants part files
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ class RunParams:
 class PartitionTask:
     p: int
     partitions: int
-    data_dir: str  # read directly when the run is one partition
-    work_dir: str  # the split bronze, and where part files go
+    data_dir: str  # read directly when the run is one partition (a path or an fsspec URL)
+    work_dir: str  # the split bronze, and where part files go (same)
     run: RunParams
 
     @property
@@ -71,8 +72,8 @@ class PartitionTask:
         return self.p == 0
 
     @property
-    def parts_dir(self) -> Path:
-        return Path(self.work_dir) / PARTS_DIR / f"p{self.p:05d}"
+    def parts_dir(self) -> location.Location:
+        return location.join(location.as_location(self.work_dir), PARTS_DIR, f"p{self.p:05d}")
 
 
 @dataclass
@@ -89,12 +90,17 @@ class PartitionOutput:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def read_partition(work_dir: Path, p: int) -> dict[str, pd.DataFrame]:
+def _read_parquet(loc: location.Location, **kwargs) -> pa.Table:
+    fs, where = location.fs_path(loc)
+    return pq.read_table(where, filesystem=fs, **kwargs)
+
+
+def read_partition(work_dir: location.Location, p: int) -> dict[str, pd.DataFrame]:
     """One partition of the split bronze (`etl.pipeline.split_bronze`), reference tables whole."""
     out = {}
     for table in BRONZE_TABLES:
         sub = "reference" if table in BRONZE_REFERENCE_TABLES else f"p{p:05d}"
-        out[table] = pq.read_table(Path(work_dir) / sub / f"{table}.parquet").to_pandas()
+        out[table] = _read_parquet(location.join(work_dir, sub, f"{table}.parquet")).to_pandas()
     return out
 
 
@@ -107,7 +113,7 @@ def previous_history_for(path: str | None, account_ids: pd.Series) -> pd.DataFra
     if path is None:
         return None
     ids = pa.array(account_ids.astype(str).tolist(), pa.string())
-    return pq.read_table(path, filters=pc.field("account_id").isin(ids)).to_pandas()
+    return _read_parquet(location.as_location(path), filters=pc.field("account_id").isin(ids)).to_pandas()
 
 
 def merge_history(previous: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
@@ -153,9 +159,9 @@ def run_partition(task: PartitionTask) -> PartitionOutput:
         clock = now
 
     if task.partitions > 1:
-        bronze = read_partition(Path(task.work_dir), task.p)
+        bronze = read_partition(location.as_location(task.work_dir), task.p)
     else:
-        bronze = {t: storage.read_bronze(Path(task.data_dir), t) for t in BRONZE_TABLES}
+        bronze = {t: storage.read_bronze(location.as_location(task.data_dir), t) for t in BRONZE_TABLES}
     bronze_rows = {t: len(df) for t, df in bronze.items() if task.first or t not in BRONZE_REFERENCE_TABLES}
     lap("bronze")
 
@@ -199,11 +205,11 @@ def run_partition_to_parts(task: PartitionTask) -> PartitionOutput:
     """
     out = run_partition(task)
     start = time.perf_counter()
-    if not Path(task.work_dir).is_dir():
+    if not location.exists(location.join(location.as_location(task.work_dir), WORK_MARKER)):
         raise DataError(f"partition {task.p}: the run's work directory {task.work_dir} is gone; the run was abandoned")
     parts: list[tuple[str, str, pa.Table | str]] = []
     for layer, name, table in out.tables:
-        path = task.parts_dir / f"{layer}.{name}.parquet"
+        path = location.join(task.parts_dir, f"{layer}.{name}.parquet")
         storage.write_parquet(table, path, compression="lz4")
         parts.append((layer, name, os.fspath(path)))
     out.seconds["parts"] = time.perf_counter() - start
@@ -212,4 +218,4 @@ def run_partition_to_parts(task: PartitionTask) -> PartitionOutput:
 
 def load_part(rows: pa.Table | str) -> pa.Table:
     """The rows of one output table: as returned, or read back from its part file."""
-    return rows if isinstance(rows, pa.Table) else pq.read_table(rows)
+    return rows if isinstance(rows, pa.Table) else _read_parquet(location.as_location(rows))
