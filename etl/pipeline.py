@@ -8,9 +8,11 @@ anything is written.
 Large books are processed in account-hash partitions: bronze is split once
 into per-partition files (every record with its account, every version of a
 record with the account of its latest version), then silver, gold and history
-run partition by partition and append to the run's tables, so memory is
-bounded by one partition.  Linking and the master roll-ups need every account
-at once and run afterwards on the few columns they use.
+run as one task per partition (`etl.task`) on the chosen engine (`etl.engine`:
+serially here, a process pool, or Dask) and the outputs are appended to the
+run's tables in partition order, so the driver holds one partition at a time.
+Linking and the master roll-ups need every account at once and run afterwards
+on the few columns they use.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -30,7 +31,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from etl import location, storage

@@ -17,7 +17,6 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
