@@ -16,12 +16,13 @@ from rules.lifecycle import STATUS_CHANGES_COLUMNS, LifecycleConfig, apply_lifec
 from rules.model import DEFAULT_RULES_DIR, Parameters, Rule, RuleError, RuleSet, load_rules
 from rules.outcomes import rule_report, track_outcomes
 from rules.run import ALERTS, RECOMMENDATIONS, RULE_FACTS, check_lifecycle_order, run_rules, run_rules_on_facts
-from rules.schemas import RULES_SCHEMAS, to_arrow
+from rules.schemas import READ_ORDER, RULES_SCHEMAS, to_arrow
 
 __all__ = [
     "ALERTS",
     "DEFAULT_RULES_DIR",
     "RECOMMENDATIONS",
+    "READ_ORDER",
     "RULES_SCHEMAS",
     "RULE_FACTS",
     "STATUS_CHANGES_COLUMNS",

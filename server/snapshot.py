@@ -27,7 +27,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from etl import storage
-from etl.clustered import ClusteredTable
+from etl.clustered import ClusteredTable, RowGroupReader, SortedKeys, small_row_groups, sorted_by
+from etl.linking.schemas import READ_ORDER as LINK_READ_ORDER
+from rules.schemas import READ_ORDER
 from server.search import NameIndex
 
 log = logging.getLogger("c360.server.snapshot")
@@ -43,6 +45,14 @@ MASTER_ACCOUNTS = "gold_master_accounts"
 ACCOUNT_LINKS = "gold_account_links"
 REVIEW_QUEUE = "gold_link_review_queue"
 ROLLUPS = "gold_master_account_rollups"
+# The columns of the rules tables that filters, sorts, the status overlay and the dashboard
+# read for the whole book; the rest (texts, explanations, outcomes) is read from the file
+# for the rows a request renders.
+ALERT_FRAME = ["alert_id", "account_id", "alert_type", "category", "severity", "status", "first_seen", "last_seen",
+               "snoozed_until", "status_changed_at", "user_changed_at", "impact_usd"]
+RECOMMENDATION_FRAME = ["recommendation_id", "account_id", "rule_id", "category", "priority", "status", "first_seen",
+                        "last_seen", "executed_on", "status_changed_at", "user_changed_at", "impact_usd"]
+REVIEW_TEXT = frozenset({"account_name_a", "account_name_b", "member_account_ids", "evidence", "reason"})
 OPTIONAL_TABLES = (ALERTS, RECOMMENDATIONS, RULE_FACTS, MASTER_ACCOUNTS, ACCOUNT_LINKS, REVIEW_QUEUE, ROLLUPS)
 
 
@@ -84,15 +94,13 @@ class Table:
         # one block per column: no consolidation copy of a million-row table
         self.df = self.arrow.to_pandas(split_blocks=True)
         self.key = key
-        self.keys = self.df[key].to_numpy(dtype=object) if key else None
+        self.keys = SortedKeys(self.arrow.column(key)) if key else None
 
     def __len__(self) -> int:
         return len(self.df)
 
     def span(self, value: str) -> tuple[int, int]:
-        lo = int(np.searchsorted(self.keys, value, side="left"))
-        hi = int(np.searchsorted(self.keys, value, side="right"))
-        return lo, hi
+        return self.keys.range(value)
 
     def rows(self, value: str) -> pd.DataFrame:
         lo, hi = self.span(value)
@@ -105,6 +113,9 @@ class Table:
     def take(self, positions) -> list[dict[str, Any]]:
         positions = np.asarray(positions, dtype=np.int64)
         return _pylist(self.arrow.take(pa.array(positions))) if len(positions) else []
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        return self.arrow.column(name)
 
 
 def _sort_key(column: pa.ChunkedArray) -> np.ndarray | None:
@@ -161,7 +172,7 @@ class ArrowTable(Table):
         self.df = None
         self.key = key
         runs = pc.run_end_encode(self.arrow.column(key).combine_chunks()) if self.arrow.num_rows else None
-        self.keys = np.asarray(runs.values.to_pylist() if runs is not None else [], dtype=object)  # one per distinct key, sorted
+        self.keys = SortedKeys(runs.values if runs is not None else pa.array([], pa.string()))  # one per distinct key, sorted
         ends = runs.run_ends.to_numpy().astype(np.int64) if runs is not None else np.zeros(0, np.int64)
         self.starts = np.concatenate([[0], ends])
 
@@ -169,11 +180,8 @@ class ArrowTable(Table):
         return self.arrow.num_rows
 
     def span(self, value: str) -> tuple[int, int]:
-        i = int(np.searchsorted(self.keys, value, side="left"))
-        if i < len(self.keys) and self.keys[i] == value:
-            return int(self.starts[i]), int(self.starts[i + 1])
-        lo = int(self.starts[i])
-        return lo, lo
+        i = self.keys.find(value)
+        return (int(self.starts[i]), int(self.starts[i + 1])) if i >= 0 else (0, 0)
 
     def positions(self, value: str) -> np.ndarray:
         """Row positions of one key's rows, in `within` order."""
@@ -198,6 +206,58 @@ class ArrowTable(Table):
         return self.take(self.positions(value))
 
 
+class FileTable:
+    """A gold table served from its memory-mapped file, with only `frame columns` in memory.
+
+    The columns filters and sorts need are a pandas frame (``df``, RangeIndex =
+    row positions in the file, as `Table`'s); whole rows are read from the file
+    when a page or an account's rows are rendered, decoding only their row
+    groups.  The file must have been written sorted by `sort_by`
+    (etl.clustered.sort_for_reading) in small row groups; `open` gives None
+    otherwise and the caller loads the table whole.
+    """
+
+    def __init__(self, path: Path, frame: pa.Table, key: str | None):
+        self.reader = RowGroupReader(path)
+        self.df = frame.to_pandas(split_blocks=True)
+        self.key = key
+        self.keys = SortedKeys(frame.column(key)) if key else None
+
+    @classmethod
+    def open(cls, path: Path, sort_by: list[str] | None, key: str | None, leave_out: frozenset[str] = frozenset(),
+             columns: list[str] | None = None) -> FileTable | None:
+        """The table with its columns but `leave_out` (or only `columns`) in memory; None if
+        the file is not sorted by `sort_by` in small row groups."""
+        meta = pq.read_metadata(path)
+        schema = meta.schema.to_arrow_schema()
+        if not small_row_groups(meta) or (sort_by is not None and sorted_by(schema) != sort_by):
+            return None
+        keep = columns if columns is not None else [c for c in schema.names if c not in leave_out]
+        return cls(path, pq.read_table(path, columns=keep), key)
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def span(self, value: str) -> tuple[int, int]:
+        return self.keys.range(value)
+
+    def rows(self, value: str) -> pd.DataFrame:
+        lo, hi = self.span(value)
+        return self.df.iloc[lo:hi]
+
+    def records(self, value: str) -> list[dict[str, Any]]:
+        lo, hi = self.span(value)
+        return _pylist(self.reader.read(lo, hi)) if hi > lo else []
+
+    def take(self, positions) -> list[dict[str, Any]]:
+        positions = np.asarray(positions, dtype=np.int64)
+        return _pylist(self.reader.take(positions)) if len(positions) else []
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        """One whole column, as Arrow, read from the file."""
+        return pq.read_table(self.reader.path, columns=[name]).column(0)
+
+
 class KeyPositions:
     """Row position of each key of a column with unique keys: a read-only mapping.
 
@@ -208,15 +268,15 @@ class KeyPositions:
     def __init__(self, column: pa.ChunkedArray | pa.Array):
         column = pa.chunked_array([column]) if isinstance(column, pa.Array) else column
         order = pc.sort_indices(column)
-        self.keys = column.take(order).to_numpy().astype(object) if len(column) else np.zeros(0, dtype=object)
+        self.keys = SortedKeys(column.take(order))
         self.rows = order.to_numpy()
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def get(self, key: str) -> int | None:
-        i = int(np.searchsorted(self.keys, key))
-        return int(self.rows[i]) if i < len(self.keys) and self.keys[i] == key else None
+        i = self.keys.find(key)
+        return int(self.rows[i]) if i >= 0 else None
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None
@@ -269,12 +329,12 @@ class Snapshot:
     alert_pos: KeyPositions | None = None  # alert_id -> row
     recommendations: Table | None = None  # by account_id, then rule_id, first_seen
     recommendation_pos: KeyPositions | None = None
-    rule_facts: pd.DataFrame | None = None  # indexed by account_id
-    masters: Table | None = None  # gold_master_accounts by account_id
-    master_members: Table | None = None  # gold_master_accounts by master_id
-    links: Table | None = None  # gold_account_links by master_id
-    review_queue: Table | None = None
-    rollups: Table | None = None  # by master_id
+    rule_facts: FileTable | Table | None = None  # by account_id
+    masters: KeyPositions | None = None  # account_id -> its row of master_members
+    master_members: FileTable | Table | None = None  # gold_master_accounts by master_id
+    links: FileTable | Table | None = None  # gold_account_links by master_id
+    review_queue: FileTable | Table | None = None
+    rollups: FileTable | Table | None = None  # by master_id
     loaded_at: float = 0.0  # time.time() when loaded
     positions: KeyPositions | None = None  # account_id -> row of metrics
 
@@ -283,9 +343,14 @@ class Snapshot:
         def arrow(name: str) -> pa.Table:
             return pq.read_table(snap.table_path("gold", name))
 
+        def served(name: str, key: str, leave_out: frozenset[str] = frozenset(), frame_columns: list[str] | None = None):
+            """A table from its file when published in its read order, else loaded whole and sorted."""
+            order = READ_ORDER.get(name) or LINK_READ_ORDER[name]
+            return FileTable.open(snap.table_path("gold", name), order, key, leave_out, frame_columns) or Table(arrow(name), order, key)
+
         metrics_table = Table(arrow(METRICS), ["account_id"], "account_id")
         metrics = metrics_table.df.copy(deep=False)
-        metrics.index = pd.Index(metrics["account_id"].to_numpy(dtype=object))  # unnamed: no clash with the column
+        metrics.index = pd.Index(metrics["account_id"]).rename(None)  # unnamed: no clash with the column
         present = frozenset(t for t in OPTIONAL_TABLES if t in snap.tables("gold"))
         out = cls(
             run_id=snap.run_id,
@@ -301,25 +366,22 @@ class Snapshot:
         )
         out.positions = KeyPositions(metrics_table.arrow.column("account_id"))
         if ALERTS in present:
-            out.alerts = Table(arrow(ALERTS), ["account_id", "alert_type"], "account_id")
-            out.alert_pos = KeyPositions(out.alerts.arrow.column("alert_id"))
+            out.alerts = served(ALERTS, "account_id", frame_columns=ALERT_FRAME)
+            out.alert_pos = KeyPositions(out.alerts.column("alert_id"))
         if RECOMMENDATIONS in present:
-            out.recommendations = Table(arrow(RECOMMENDATIONS), ["account_id", "rule_id", "first_seen", "recommendation_id"], "account_id")
-            out.recommendation_pos = KeyPositions(out.recommendations.arrow.column("recommendation_id"))
+            out.recommendations = served(RECOMMENDATIONS, "account_id", frame_columns=RECOMMENDATION_FRAME)
+            out.recommendation_pos = KeyPositions(out.recommendations.column("recommendation_id"))
         if RULE_FACTS in present:
-            facts = arrow(RULE_FACTS).to_pandas()
-            facts.index = pd.Index(facts["account_id"].to_numpy(dtype=object))
-            out.rule_facts = facts
+            out.rule_facts = served(RULE_FACTS, "account_id", frame_columns=["account_id"])
         if MASTER_ACCOUNTS in present:
-            masters = arrow(MASTER_ACCOUNTS)
-            out.masters = Table(masters, ["account_id"], "account_id")
-            out.master_members = Table(masters, ["master_id", "account_id"], "master_id")
+            out.master_members = served(MASTER_ACCOUNTS, "master_id", frame_columns=["master_id", "account_id"])
+            out.masters = KeyPositions(out.master_members.column("account_id"))  # account -> its row
         if ACCOUNT_LINKS in present:
-            out.links = Table(arrow(ACCOUNT_LINKS), ["master_id", "account_id_a", "account_id_b"], "master_id")
+            out.links = served(ACCOUNT_LINKS, "master_id", frame_columns=["master_id"])
         if REVIEW_QUEUE in present:
-            out.review_queue = Table(arrow(REVIEW_QUEUE))
+            out.review_queue = FileTable.open(snap.table_path("gold", REVIEW_QUEUE), None, None, REVIEW_TEXT) or Table(arrow(REVIEW_QUEUE))
         if ROLLUPS in present:
-            out.rollups = Table(arrow(ROLLUPS), ["master_id"], "master_id")
+            out.rollups = served(ROLLUPS, "master_id", frame_columns=["master_id"])
         return out
 
     def has(self, table: str) -> bool:
@@ -345,6 +407,13 @@ class Snapshot:
 
     # ------------------------------------------------------------------ rules
 
+    def rule_facts_of(self, account_id: str) -> dict[str, Any] | None:
+        """The account's row of gold_rule_facts (None without one)."""
+        if self.rule_facts is None:
+            return None
+        rows = self.rule_facts.records(account_id)
+        return rows[0] if rows else None
+
     def alert(self, alert_id: str) -> dict[str, Any] | None:
         if self.alert_pos is None or alert_id not in self.alert_pos:
             return None
@@ -364,10 +433,8 @@ class Snapshot:
     # ------------------------------------------------------------------ linking
 
     def master_of(self, account_id: str) -> dict[str, Any] | None:
-        if self.masters is None:
-            return None
-        rows = self.masters.records(account_id)
-        return rows[0] if rows else None
+        pos = None if self.masters is None else self.masters.get(account_id)
+        return None if pos is None else self.master_members.take([pos])[0]
 
     def member_ids(self, master_id: str) -> list[str]:
         return [] if self.master_members is None else self.master_members.rows(master_id)["account_id"].tolist()

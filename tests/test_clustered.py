@@ -49,7 +49,7 @@ def events(tmp_path):
 
 def test_index_gives_each_account_its_row_range(events):
     index = build_index(events, "account_id")
-    assert list(index.keys) == ["a", "b", "c", "d"]
+    assert index.keys.tolist() == ["a", "b", "c", "d"]
     assert [index.span(k) for k in "abcd"] == [(0, 2), (2, 5), (5, 6), (6, 11)]
     assert index.span("zz") == (0, 0)
     starts, stops = index.spans(["d", "nope", "a"])
@@ -101,7 +101,7 @@ def test_row_group_cache_is_bounded(events):
     table = ClusteredTable(events, "account_id", cache_groups=2)
     for account in "abcd":
         table.records(account)
-    assert len(table._cache) == 2
+    assert len(table.reader._cache) == 2
 
 
 def _pieces(rows):
@@ -123,7 +123,7 @@ def test_writer_records_the_index_as_it_appends(tmp_path):
     assert index_path(path).exists() and snap.tables("gold") == ["events"]  # the index is not a table
     written = read_index(path, "account_id", len(ROWS))
     built = build_index(path, "account_id")
-    assert list(written.keys) == list(built.keys) == ["a", "b", "c", "d"]
+    assert written.keys.tolist() == built.keys.tolist() == ["a", "b", "c", "d"]
     assert written.starts.tolist() == built.starts.tolist() and written.stops.tolist() == built.stops.tolist()
     assert read_index(path, "account_id", len(ROWS) + 1) is None  # an index of another file is ignored
     assert ClusteredTable.open(path, "account_id").index.stops.tolist() == built.stops.tolist()
@@ -134,3 +134,16 @@ def test_no_index_when_a_key_is_in_two_pieces():
     for piece in _pieces(ROWS[:5] + [("a", date(2026, 7, 1), "x")]):
         builder.add(piece)
     assert builder.finish() is None
+
+
+def test_fixed_width_keys_sort_and_find_like_strings():
+    from etl.clustered import SortedKeys, fixed_width
+
+    words = ["", "a", "ab", "abc", "b", "z", "é", "éa"]  # sorted by code point: é (two bytes) after z
+    keys = SortedKeys(pa.chunked_array([pa.array(words[:3]), pa.array(words[3:])]))
+    assert keys.tolist() == words
+    assert [keys.find(w) for w in words] == list(range(len(words)))
+    assert keys.find("abcd") == -1 and keys.range("aa") == (2, 2)
+    assert keys.find_many(["z", "nope", "é"]).tolist() == [5, -1, 6]
+    assert fixed_width(pa.array(["x", None])).tolist() == [b"x", b""]
+    assert sorted(fixed_width(pa.array(words[::-1])).tolist()) == [w.encode() for w in words]

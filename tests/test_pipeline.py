@@ -94,7 +94,7 @@ def test_timeline_and_history_are_published_clustered_by_account(published):
         assert max(meta.row_group(g).num_rows for g in range(meta.num_row_groups)) <= ROW_GROUP_ROWS
         assert index_path(published.table_path("gold", name)).exists()
         table = ClusteredTable.open(published.table_path("gold", name), "account_id")
-        assert table is not None and set(table.index.keys) <= accounts
+        assert table is not None and set(table.index.keys.tolist()) <= accounts
     served = Snapshot.load(published)
     assert isinstance(served.timeline, ClusteredTable) and isinstance(served.history, ClusteredTable)
 
