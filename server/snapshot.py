@@ -52,6 +52,12 @@ ALERT_FRAME = ["alert_id", "account_id", "alert_type", "category", "severity", "
                "snoozed_until", "status_changed_at", "user_changed_at", "impact_usd"]
 RECOMMENDATION_FRAME = ["recommendation_id", "account_id", "rule_id", "category", "priority", "status", "first_seen",
                         "last_seen", "executed_on", "status_changed_at", "user_changed_at", "impact_usd"]
+# The metrics columns the customer filters and sorts, search and the dashboard read for the whole
+# book; a customer's full row (facts, components) comes from the Arrow table.
+METRICS_FRAME = ["account_id", "account_name", "parent_id", "region", "country_code", "industry", "owner_id",
+                 "owner_name", "health_score", "health_category", "churn_risk", "churn_level", "mrr_usd", "arr_usd",
+                 "active_services", "annual_revenue_usd", "yoy_growth", "win_rate", "clv_usd",
+                 "next_contract_end_date", "days_to_contract_end"]
 REVIEW_TEXT = frozenset({"account_name_a", "account_name_b", "member_account_ids", "evidence", "reason"})
 OPTIONAL_TABLES = (ALERTS, RECOMMENDATIONS, RULE_FACTS, MASTER_ACCOUNTS, ACCOUNT_LINKS, REVIEW_QUEUE, ROLLUPS)
 
@@ -87,12 +93,15 @@ class Table:
     by it and `span` / `records` find one key's rows by binary search.
     """
 
-    def __init__(self, arrow: pa.Table, sort_by: list[str] | None = None, key: str | None = None):
+    def __init__(self, arrow: pa.Table, sort_by: list[str] | None = None, key: str | None = None,
+                 frame_columns: list[str] | None = None):
         if sort_by and arrow.num_rows:
             arrow = _take_columns(arrow, _stable_order(arrow, sort_by))
         self.arrow = arrow.combine_chunks()
+        # `frame_columns`: only what filters and sorts read goes to pandas (rows come from Arrow);
         # one block per column: no consolidation copy of a million-row table
-        self.df = self.arrow.to_pandas(split_blocks=True)
+        frame = self.arrow.select([c for c in frame_columns if c in self.arrow.column_names]) if frame_columns else self.arrow
+        self.df = frame.to_pandas(split_blocks=True)
         self.key = key
         self.keys = SortedKeys(self.arrow.column(key)) if key else None
 
@@ -348,7 +357,7 @@ class Snapshot:
             order = READ_ORDER.get(name) or LINK_READ_ORDER[name]
             return FileTable.open(snap.table_path("gold", name), order, key, leave_out, frame_columns) or Table(arrow(name), order, key)
 
-        metrics_table = Table(arrow(METRICS), ["account_id"], "account_id")
+        metrics_table = Table(arrow(METRICS), ["account_id"], "account_id", METRICS_FRAME)
         metrics = metrics_table.df.copy(deep=False)
         metrics.index = pd.Index(metrics["account_id"]).rename(None)  # unnamed: no clash with the column
         present = frozenset(t for t in OPTIONAL_TABLES if t in snap.tables("gold"))
