@@ -50,14 +50,19 @@ def fixed_width(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8) if n and values.buffers()[2] is not None else np.zeros(0, np.uint8)
     lengths = np.diff(offsets)
     width = max(int(lengths.max(initial=0)), 1)
-    out = np.zeros((n, width), dtype=np.uint8)
-    step = 1 << 18  # rows at a time: bounds the scatter's index arrays
+    chars = data[offsets[0] : offsets[-1]] if n else data
+    if n and int(lengths.min()) == width:  # ids of one length: the data buffer already is the array
+        return chars.copy().view(f"S{width}")
+    padded = np.concatenate([chars, np.zeros(width, np.uint8)])
+    starts = offsets[:-1] - offsets[0]
+    col = np.arange(width)
+    out = np.empty((n, width), dtype=np.uint8)
+    step = 1 << 18  # rows at a time: bounds the gather's index array
     for lo in range(0, n, step):
         hi = min(lo + step, n)
-        lens = lengths[lo:hi]
-        rows = np.repeat(np.arange(lo, hi), lens)
-        cols = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
-        out[rows, cols] = data[offsets[lo] : offsets[hi]]
+        block = padded[starts[lo:hi, None] + col]
+        block[col >= lengths[lo:hi, None]] = 0
+        out[lo:hi] = block
     return out.view(f"S{width}").ravel()
 
 

@@ -467,6 +467,15 @@ class RunWriter:
                 write_parquet(index, clustered.index_path(self.path(layer, name)))
         self._writers.clear()
 
+    def sort_written(self, layer: str, name: str, by: list[str], **layout) -> pa.Table:
+        """Rewrite a table written piece by piece sorted by `by` (recorded, etl.clustered.sorted_by);
+        returns the sorted rows."""
+        if (layer, name) in self._writers:
+            raise ValueError(f"{layer}/{name} is still being appended to")
+        table = clustered.sort_for_reading(pq.read_table(self.path(layer, name)).combine_chunks(), by)
+        write_parquet(table, self.path(layer, name), **layout)
+        return table
+
     def read(self, layer: str, name: str) -> pd.DataFrame:
         return pq.read_table(self.path(layer, name)).combine_chunks().to_pandas()
 

@@ -95,7 +95,7 @@ class Table:
 
     def __init__(self, arrow: pa.Table, sort_by: list[str] | None = None, key: str | None = None,
                  frame_columns: list[str] | None = None):
-        if sort_by and arrow.num_rows:
+        if sort_by and arrow.num_rows and sorted_by(arrow.schema) != sort_by:  # else published in that order
             arrow = _take_columns(arrow, _stable_order(arrow, sort_by))
         self.arrow = arrow.combine_chunks()
         # `frame_columns`: only what filters and sorts read goes to pandas (rows come from Arrow);
@@ -355,7 +355,8 @@ class Snapshot:
         def served(name: str, key: str, leave_out: frozenset[str] = frozenset(), frame_columns: list[str] | None = None):
             """A table from its file when published in its read order, else loaded whole and sorted."""
             order = READ_ORDER.get(name) or LINK_READ_ORDER[name]
-            return FileTable.open(snap.table_path("gold", name), order, key, leave_out, frame_columns) or Table(arrow(name), order, key)
+            table = FileTable.open(snap.table_path("gold", name), order, key, leave_out, frame_columns)
+            return table if table is not None else Table(arrow(name), order, key)  # (an empty table is falsy)
 
         metrics_table = Table(arrow(METRICS), ["account_id"], "account_id", METRICS_FRAME)
         metrics = metrics_table.df.copy(deep=False)
@@ -388,7 +389,9 @@ class Snapshot:
         if ACCOUNT_LINKS in present:
             out.links = served(ACCOUNT_LINKS, "master_id", frame_columns=["master_id"])
         if REVIEW_QUEUE in present:
-            out.review_queue = FileTable.open(snap.table_path("gold", REVIEW_QUEUE), None, None, REVIEW_TEXT) or Table(arrow(REVIEW_QUEUE))
+            out.review_queue = FileTable.open(snap.table_path("gold", REVIEW_QUEUE), None, None, REVIEW_TEXT)
+            if out.review_queue is None:
+                out.review_queue = Table(arrow(REVIEW_QUEUE))
         if ROLLUPS in present:
             out.rollups = served(ROLLUPS, "master_id", frame_columns=["master_id"])
         return out
