@@ -215,7 +215,7 @@ class ArrowTable(Table):
         return self.take(self.positions(value))
 
 
-class FileTable:
+class FileTable(Table):
     """A gold table served from its memory-mapped file, with only `frame columns` in memory.
 
     The columns filters and sorts need are a pandas frame (``df``, RangeIndex =
@@ -244,15 +244,7 @@ class FileTable:
         keep = columns if columns is not None else [c for c in schema.names if c not in leave_out]
         return cls(path, pq.read_table(path, columns=keep), key)
 
-    def __len__(self) -> int:
-        return len(self.df)
-
-    def span(self, value: str) -> tuple[int, int]:
-        return self.keys.range(value)
-
-    def rows(self, value: str) -> pd.DataFrame:
-        lo, hi = self.span(value)
-        return self.df.iloc[lo:hi]
+    # __len__, span and rows: Table's, on the in-memory frame and keys
 
     def records(self, value: str) -> list[dict[str, Any]]:
         lo, hi = self.span(value)
