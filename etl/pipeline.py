@@ -345,6 +345,26 @@ def api_link_decisions(data_dir: Path) -> list[tuple]:
     return list(rows.itertuples(index=False, name=None))
 
 
+def _concat_all(pieces: list[pd.DataFrame]) -> pd.DataFrame:
+    """The pieces as one frame, emptying the list so they are not held twice."""
+    whole = pd.concat(pieces, ignore_index=True)
+    pieces.clear()
+    return whole
+
+
+def release_memory() -> None:
+    """Hand memory freed by a stage back to the system (Arrow's pool and the C heap)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the memory is reused by the process anyway
+        pass
+
+
 def _stage_of(layer: str, name: str) -> str:
     """The stage an appended table's write time counts towards (the serial loop's stage names)."""
     return "history" if name == HISTORY else "gold" if layer == "gold" else "silver"
@@ -431,26 +451,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
             else:  # wall time of the partitions running in parallel, appends included
                 timings["partitions"] = time.perf_counter() - loop_start
 
-        with _stage(timings, "linking", progress, 0.85):
-            links = linking.link_accounts(
-                pd.concat(link_accounts, ignore_index=True),
-                pd.concat(link_contacts, ignore_index=True),
-                configs[LINKING_FILE],
-                # the file's decisions, overridden by newer ones made through the API
-                linking.merge_manual_decisions(configs[MANUAL_LINKS_FILE], api_link_decisions(opts.data_dir)),
-                # master ids stay stable across runs: the previous mapping is an input
-                previous_masters=_previous_gold(previous, linking.MASTER_ACCOUNTS),
-            )
-            rollups = linking.master_rollups(links.master_accounts, pd.concat(rollup_metrics, ignore_index=True))
-            for name, df in (
-                (linking.MASTER_ACCOUNTS, links.master_accounts),
-                (linking.ACCOUNT_LINKS, links.links),
-                (linking.REVIEW_QUEUE, links.review_queue),
-                (linking.ROLLUPS, rollups),
-            ):
-                writer.write("gold", name, linking.to_arrow(name, df), **SERVED_LAYOUT, sorted_by=linking.READ_ORDER.get(name))
-
-        with _stage(timings, "rules", progress, 0.9):
+        with _stage(timings, "rules", progress, 0.85):
             # Rules compare accounts with their segment, so they see the whole book: the
             # per-account facts from the partitions, segment facts over all the metrics.
             writer.finish_appends()
@@ -474,7 +475,31 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
             del facts, metrics
             for name, df in fired.items():
                 writer.write("gold", name, rules.to_arrow(name, df), **SERVED_LAYOUT, sorted_by=rules.READ_ORDER[name])
-            del fired
+            del fired, history
+            # Linking is the other whole-book stage: what the rules held is returned first,
+            # so the run's peak is the larger of the two stages, not their sum.
+            release_memory()
+
+        with _stage(timings, "linking", progress, 0.9):
+            accounts, contacts = _concat_all(link_accounts), _concat_all(link_contacts)  # the pieces are freed
+            links = linking.link_accounts(
+                accounts,
+                contacts,
+                configs[LINKING_FILE],
+                # the file's decisions, overridden by newer ones made through the API
+                linking.merge_manual_decisions(configs[MANUAL_LINKS_FILE], api_link_decisions(opts.data_dir)),
+                # master ids stay stable across runs: the previous mapping is an input
+                previous_masters=_previous_gold(previous, linking.MASTER_ACCOUNTS),
+            )
+            del accounts, contacts
+            rollups = linking.master_rollups(links.master_accounts, _concat_all(rollup_metrics))
+            for name, df in (
+                (linking.MASTER_ACCOUNTS, links.master_accounts),
+                (linking.ACCOUNT_LINKS, links.links),
+                (linking.REVIEW_QUEUE, links.review_queue),
+                (linking.ROLLUPS, rollups),
+            ):
+                writer.write("gold", name, linking.to_arrow(name, df), **SERVED_LAYOUT, sorted_by=linking.READ_ORDER.get(name))
 
         with _stage(timings, "publish", progress, 0.95):
             quality = (
