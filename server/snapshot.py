@@ -362,7 +362,7 @@ class Snapshot:
             metrics_table=metrics_table,
             timeline=_per_account(snap, TIMELINE, ["account_id", "event_date"], within=["event_date", "event_id"]),
             history=_per_account(snap, HISTORY, ["account_id", "as_of"], within=["as_of"]),
-            names=NameIndex(metrics["account_id"].to_numpy(dtype=object), metrics["account_name"].fillna("").to_numpy(dtype=object)),
+            names=NameIndex(metrics.index.to_numpy(), metrics_table.arrow.column("account_name"), metrics["arr_usd"].to_numpy(dtype=float, na_value=np.nan)),
             tables=present,
             loaded_at=time.time(),
         )
