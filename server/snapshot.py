@@ -31,6 +31,7 @@ from etl.clustered import ClusteredTable, RowGroupReader, SortedKeys, small_row_
 from etl.linking.schemas import READ_ORDER as LINK_READ_ORDER
 from rules.schemas import READ_ORDER
 from server.search import NameIndex
+from server.summary import BookSummary
 
 log = logging.getLogger("c360.server.snapshot")
 
@@ -338,6 +339,7 @@ class Snapshot:
     rollups: FileTable | Table | None = None  # by master_id
     loaded_at: float = 0.0  # time.time() when loaded
     positions: KeyPositions | None = None  # account_id -> row of metrics
+    summary: BookSummary | None = None  # the dashboard's book-level figures, computed at load
 
     @classmethod
     def load(cls, snap: storage.Snapshot) -> Snapshot:
@@ -386,6 +388,7 @@ class Snapshot:
                 out.review_queue = Table(arrow(REVIEW_QUEUE))
         if ROLLUPS in present:
             out.rollups = served(ROLLUPS, "master_id", frame_columns=["master_id"])
+        out.summary = BookSummary.of(out)
         return out
 
     def has(self, table: str) -> bool:
