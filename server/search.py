@@ -38,13 +38,12 @@ from __future__ import annotations
 
 import re
 import time
-import unicodedata
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from server._namekeys import tokenise
+from server._namekeys import fold, tokenise
 from server._ranges import RangeSmallest, SortedStrings, fixed_width
 
 _WORD = re.compile(r"[0-9a-z]+")
@@ -53,12 +52,6 @@ EXACT, NAME_PREFIX, WORD_PREFIX, TYPO = 130.0, 115.0, 105.0, 90.0
 TYPO_STEP = 5.0  # per edit after the first
 LENGTH_CAP = 60  # characters of the key that count against the score
 MIN_TYPO_WORD = 4  # shorter query words only match as prefixes
-
-
-def fold(text: str) -> str:
-    """Lower-case, accent-free text, so "Zürich" matches "zurich"."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def words(text: str) -> list[str]:
@@ -90,13 +83,14 @@ class NameIndex:
 
         # the rank: shorter key, larger ARR, key, position (the caller's order: account id)
         key_order = pc.sort_indices(tok.keys).to_numpy()
-        key_pos = np.empty(n, dtype=np.int64)
-        key_pos[key_order] = np.arange(n)
+        key_pos = np.empty(n, dtype=np.int32)
+        key_pos[key_order] = np.arange(n, dtype=np.int32)
         length = np.minimum(tok.key_len, LENGTH_CAP)
-        by_rank = np.lexsort((key_pos, -weight, length))
-        rank = np.empty(n, dtype=np.int64)
-        rank[by_rank] = np.arange(n)
-        self._pos = by_rank.astype(np.int32)  # rank -> position in ids
+        by_rank = np.lexsort((key_pos, -weight, length)).astype(np.int32)
+        del key_pos, weight
+        rank = np.empty(n, dtype=np.int32)
+        rank[by_rank] = np.arange(n, dtype=np.int32)
+        self._pos = by_rank  # rank -> position in ids
         self._length = length[by_rank].astype(np.uint8)
 
         # tiers 1-2: keys in sorted order
@@ -104,25 +98,36 @@ class NameIndex:
         self._key_rank = RangeSmallest(rank[key_order], block)
         self._key_len = np.minimum(tok.key_len[key_order], 65535).astype(np.uint16)
         self._core_len = np.minimum(tok.core_len[key_order], 65535).astype(np.uint16)
+        del key_order
 
         # tier 3: (word, rank) pairs sorted; word w's names are pair rows word_offs[w]:word_offs[w + 1]
-        nwords = len(tok.vocab)
-        pairs = np.sort(tok.word.astype(np.int64) * max(n, 1) + rank[tok.owner])
+        nwords, size = len(tok.vocab), max(n, 1)
+        pairs = tok.word.astype(np.int64)
+        pairs *= size
+        pairs += rank[tok.owner]
+        pairs.sort()
         if len(pairs):
             pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]  # a word twice in one name counts once
-        self._pairs = RangeSmallest((pairs % max(n, 1)).astype(np.int32), block)
+        self._word_offs = np.searchsorted(pairs, np.arange(nwords + 1, dtype=np.int64) * size)
+        np.remainder(pairs, size, out=pairs)
+        self._pairs = RangeSmallest(pairs.astype(np.int32), block)
+        del pairs
         self._large = 64 * block  # more candidate rows than this: a mask over all names instead of np.unique
-        self._word_offs = np.zeros(nwords + 1, dtype=np.int64)
-        np.cumsum(np.bincount(pairs // max(n, 1), minlength=nwords), out=self._word_offs[1:])
         self._vocab = SortedStrings(tok.vocab)
+
         # each name's words, names in rank order: name r's words are _name_words[_name_offs[r]:_name_offs[r + 1]]
-        ntok = np.bincount(tok.owner, minlength=n)
-        self._name_offs = np.zeros(n + 1, dtype=np.int64)
+        ntok = np.bincount(tok.owner, minlength=n).astype(np.int32)
+        self._name_offs = np.zeros(n + 1, dtype=np.int32)
         np.cumsum(ntok[by_rank], out=self._name_offs[1:])
-        first = np.cumsum(ntok) - ntok  # each name's first word occurrence, in name order
-        dest = self._name_offs[rank[tok.owner]] + (np.arange(len(tok.owner)) - first[tok.owner])
+        first = np.cumsum(ntok, dtype=np.int32) - ntok  # each name's first word occurrence, in name order
+        within = np.arange(len(tok.owner), dtype=np.int32)
+        within -= first[tok.owner]
+        dest = self._name_offs[rank[tok.owner]]
+        dest += within
+        del within
         self._name_words = np.empty(len(tok.word), dtype=np.int32)
         self._name_words[dest] = tok.word
+        del dest, rank
 
         # tier 4
         self._typos = _Typos(tok.vocab)
@@ -335,3 +340,6 @@ class _Typos:
             d = process.cdist([typed], words.astype(f"S{size}"), scorer=OSA.distance, score_cutoff=edits, dtype=np.int32)[0]
             np.minimum(best, d, out=best)
         return [(d, cand[best == d]) for d in range(1, edits + 1) if np.any(best == d)]
+
+
+__all__ = ["NameIndex", "fold", "max_edits", "words"]
