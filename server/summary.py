@@ -1,8 +1,8 @@
 """The dashboard's figures across the whole book: computed once per snapshot, with the user's changes on top.
 
 `BookSummary.of(snapshot)` runs when a snapshot loads: totals, health and
-churn distributions, ARR at risk, the at-risk customers in order, and the
-snapshot's OPEN alerts and recommendations by level.  A request then only
+churn distributions, ARR at risk, the rows of the first 100 at-risk
+customers, and the snapshot's OPEN alerts and recommendations by level.  A request then only
 applies the state store's status changes (`OpenCounts.counts`): each
 changed item moves its level's count into or out of OPEN by the rule
 `overlay.effective_status` follows (a user's change wins when it is newer
@@ -85,7 +85,7 @@ class BookSummary:
     by_health_category: tuple[tuple[str, int], ...]
     by_churn_level: tuple[tuple[str, int], ...]
     arr_at_risk_usd: float
-    top_at_risk: np.ndarray  # account ids: HIGH then MEDIUM churn, largest ARR first, then id; at most TOP_AT_RISK
+    top_at_risk: tuple[dict, ...]  # customer rows: HIGH then MEDIUM churn, largest ARR first, then id; at most TOP_AT_RISK
     alerts: OpenCounts | None
     recommendations: OpenCounts | None
 
@@ -109,7 +109,7 @@ class BookSummary:
             by_health_category=counts("health_category", HEALTH_CATEGORIES),
             by_churn_level=counts("churn_level", LEVELS),
             arr_at_risk_usd=float(m.loc[high.fillna(False), "arr_usd"].fillna(0).sum()),
-            top_at_risk=risky.index[:TOP_AT_RISK].to_numpy(),
+            top_at_risk=tuple(snap.customers(risky.index[:TOP_AT_RISK])),
             alerts=None if snap.alerts is None else OpenCounts.of(snap.alerts, "severity", snap.alert_pos),
             recommendations=None if snap.recommendations is None else OpenCounts.of(
                 snap.recommendations, "priority", snap.recommendation_pos),

@@ -40,7 +40,7 @@ class DashboardQuery:
         snap = info.context.snapshot()
         info.context.touch_all()
         book = snap.summary or BookSummary.of(snap)  # computed when the snapshot loaded
-        top_rows = snap.customers(book.top_at_risk[: max(0, min(top, TOP_AT_RISK))])
+        top_rows = book.top_at_risk[: max(0, min(top, TOP_AT_RISK))]
         overlay = info.context.store.overlay
         return DashboardSummary(
             as_of=AsOf(date=snap.as_of, run_id=snap.run_id),
@@ -51,7 +51,7 @@ class DashboardQuery:
             by_health_category=[CountByLabel(label=lbl, count=n) for lbl, n in book.by_health_category],
             by_churn_level=[CountByLabel(label=lbl, count=n) for lbl, n in book.by_churn_level],
             arr_at_risk_usd=book.arr_at_risk_usd,
-            top_at_risk=[Customer.from_row(r, snap.run_id) for r in top_rows],
+            top_at_risk=[Customer.from_row(dict(r), snap.run_id) for r in top_rows],  # a copy: the summary's rows stay as loaded
             alerts_available=book.alerts is not None,
             open_alerts_by_severity=_open_counts(book.alerts, overlay),
             recommendations_available=book.recommendations is not None,
