@@ -11,13 +11,16 @@ partial, as typed.  Hits come in four tiers:
 4. typos, only while the tiers above found fewer than `limit`: a query word
    of 4 or more letters may be one edit (two from 8 letters) away from the
    start of a word of the name, counting a swap of neighbours as one edit
-   (OSA distance); fewer edits first.
+   (OSA distance); fewer edits first, then names whose whole word is that
+   close ("terits" is one edit from all of "teritis", but only from the start
+   of "territs..."), as a typed word is more often whole than cut short.
 
 Within a tier, shorter names come first (closer to what was typed), then
 the larger ARR, then the name, then the account id: one fixed order of all
 names, their *rank*.  The score is ``tier - min(len(key), 60) / 12`` with
-tiers 130, 115, 105 and 90 (minus 5 per further edit), so a score of 100
-or more is a prefix match and a higher score always ranks first.
+tiers 130, 115, 105 and, for typos, 95 less 10 per further edit and 5 when
+a word matched only by its start; so a score of 100 or more is a prefix
+match, and a higher score always ranks first.
 
 Built with array operations only (no Python loop per name: about a second
 for a million names), and no query reads all the names that match it:
@@ -48,8 +51,9 @@ from server._ranges import RangeSmallest, SortedStrings, fixed_width
 
 _WORD = re.compile(r"[0-9a-z]+")
 
-EXACT, NAME_PREFIX, WORD_PREFIX, TYPO = 130.0, 115.0, 105.0, 90.0
-TYPO_STEP = 5.0  # per edit after the first
+EXACT, NAME_PREFIX, WORD_PREFIX, TYPO = 130.0, 115.0, 105.0, 95.0
+TYPO_EDIT = 10.0  # less per edit after the first
+TYPO_START = 5.0  # less when a query word is that close only to the start of a word
 LENGTH_CAP = 60  # characters of the key that count against the score
 MIN_TYPO_WORD = 4  # shorter query words only match as prefixes
 
@@ -172,8 +176,8 @@ class NameIndex:
         if len(hits) < limit:
             take(self._word_prefix(terms, limit + len(hits)), WORD_PREFIX)
         if len(hits) < limit:
-            ranks, edits = self._typo(terms, limit + len(hits))
-            take(ranks, TYPO - TYPO_STEP * (edits - 1))
+            ranks, edits, start_only = self._typo(terms, limit + len(hits))
+            take(ranks, TYPO - TYPO_EDIT * (edits - 1) - TYPO_START * start_only)
         return [(str(self.ids[self._pos[r]]), round(t - float(self._length[r]) / 12, 2)) for r, t in hits]
 
     def _pair_range(self, prefix: str) -> tuple[int, int, int, int]:
@@ -186,25 +190,28 @@ class NameIndex:
         if len(terms) == 1:
             _, _, lo, hi = self._pair_range(terms[0])
             return self._pairs.smallest(lo, hi, k)
-        ranks, _ = self._every_term(terms, k, fuzzy=False)
-        return ranks
+        return self._every_term(terms, k, fuzzy=False)[0]
 
-    def _typo(self, terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The k best (ranks, edits) of names matching every term within its edits, with at least one edit."""
+    def _typo(self, terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The k best (ranks, edits, start only) of names matching every term within its edits, with at least one edit.
+
+        A word's *cost* for a term is 2 * edits, plus 1 when only its start is
+        that close (`_Typos.near`); the order is (edits, start only, rank).
+        """
         if len(terms) > 1:
             return self._every_term(terms, k, fuzzy=True)
-        ranks, edits = [], []
-        for d, word_ids in self._typos.near(terms[0], max_edits(terms[0])):
+        ranks, costs = [], []
+        for cost, word_ids in self._typos.near(terms[0], max_edits(terms[0])):
             r = np.unique(self._pairs.values[self._rows_of(word_ids, k)])  # each word's names are in rank order
             ranks.append(r)
-            edits.append(np.full(len(r), d))
+            costs.append(np.full(len(r), cost))
         if not ranks:
-            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
-        ranks, edits = np.concatenate(ranks), np.concatenate(edits)
-        keep = np.sort(np.unique(ranks, return_index=True)[1])  # a name both 1 and 2 edits away: 1
-        ranks, edits = ranks[keep], edits[keep]
-        order = np.lexsort((ranks, edits))[:k]
-        return ranks[order], edits[order]
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+        ranks, costs = np.concatenate(ranks), np.concatenate(costs)
+        keep = np.sort(np.unique(ranks, return_index=True)[1])  # a name reached at two costs: the lower
+        ranks, costs = ranks[keep], costs[keep]
+        order = np.lexsort((ranks, costs))[:k]
+        return ranks[order], costs[order] // 2, costs[order] % 2 == 1
 
     def _rows_of(self, word_ids: np.ndarray, most: int | None = None) -> np.ndarray:
         """Pair rows of the given words (only each word's first `most`, its best ranks, when given)."""
@@ -217,34 +224,34 @@ class NameIndex:
             return np.zeros(0, dtype=np.int64)
         return np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
 
-    def _every_term(self, terms: list[str], k: int, fuzzy: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The k best (ranks, edits) of names in which each term starts a word, within its edits when `fuzzy`.
+    def _every_term(self, terms: list[str], k: int, fuzzy: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The k best (ranks, edits, start only) of names in which each term starts a word, within its edits when `fuzzy`.
 
         Candidates are the names of the term with the fewest; each candidate's
         words (`_name_words`) then give its distance to every term at once.
         With `fuzzy`, names needing no edit are left out (the prefix tiers have them).
         """
         nwords = len(self._word_offs) - 1
-        dists, allowed, sizes = [], [], []
+        costs, allowed, sizes = [], [], []
         for t in terms:
-            dist = np.full(nwords, 127, dtype=np.int8)
+            cost = np.full(nwords, 127, dtype=np.int8)  # each word's cost for this term (see _typo)
             wlo, whi, lo, hi = self._pair_range(t)
             edits = max_edits(t) if fuzzy else 0
-            for d, word_ids in sorted(self._typos.near(t, edits), reverse=True) if edits else ():
-                dist[word_ids] = d
-            dist[wlo:whi] = 0
-            dists.append(dist)
-            allowed.append(edits)
-            near = np.flatnonzero(dist <= edits) if edits else None
+            for c, word_ids in sorted(self._typos.near(t, edits), reverse=True) if edits else ():
+                cost[word_ids] = c  # lower costs overwrite higher
+            cost[wlo:whi] = 0
+            costs.append(cost)
+            allowed.append(2 * edits + 1 if edits else 0)
+            near = np.flatnonzero(cost <= allowed[-1]) if edits else None
             size = hi - lo if near is None else int((self._word_offs[near + 1] - self._word_offs[near]).sum())
             sizes.append((size, wlo, whi, lo, hi, near))
         size, wlo, whi, lo, hi, near = min(sizes, key=lambda x: x[0])
         if size == 0:
-            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
         if near is None and size > self._large:  # a common prefix: its best names may be enough
-            ranks, edits = self._check(self._pairs.smallest(lo, hi, self._pairs.most), dists, allowed, fuzzy)
-            if len(ranks) >= k:
-                return ranks[:k], edits[:k]
+            found = self._check(self._pairs.smallest(lo, hi, self._pairs.most), costs, allowed, fuzzy)
+            if len(found[0]) >= k:
+                return tuple(a[:k] for a in found)
         if size <= self._large:
             rows = np.arange(lo, hi) if near is None else self._rows_of(near)
             cands = np.unique(self._pairs.values[rows])
@@ -252,28 +259,29 @@ class NameIndex:
             mask = np.zeros(len(self._pos), dtype=bool)
             mask[self._pairs.values[lo:hi] if near is None else self._pairs.values[self._rows_of(near)]] = True
             cands = np.flatnonzero(mask).astype(np.int32)
-        ranks, edits = self._check(cands, dists, allowed, fuzzy)
-        return ranks[:k], edits[:k]
+        return tuple(a[:k] for a in self._check(cands, costs, allowed, fuzzy))
 
-    def _check(self, cands: np.ndarray, dists, allowed, fuzzy: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The candidates (sorted ranks) within every term's edits, ordered by (edits, rank)."""
+    def _check(self, cands: np.ndarray, costs, allowed, fuzzy: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidates (sorted ranks) within every term's cost, as (ranks, edits, start only) in that order."""
         if not len(cands):
-            return cands, np.zeros(0, dtype=np.int64)
+            return cands, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
         starts = self._name_offs[cands]
         counts = self._name_offs[cands + 1] - starts
         seg = np.cumsum(counts) - counts
         words = self._name_words[np.repeat(starts - seg, counts) + np.arange(int(counts.sum()))]
-        total = np.zeros(len(cands), dtype=np.int64)
+        edits = np.zeros(len(cands), dtype=np.int64)
+        start_only = np.zeros(len(cands), dtype=bool)
         ok = np.ones(len(cands), dtype=bool)
-        for dist, edits in zip(dists, allowed, strict=True):
-            best = np.minimum.reduceat(dist[words], seg)
-            ok &= best <= edits
-            total += best
+        for cost, most in zip(costs, allowed, strict=True):
+            best = np.minimum.reduceat(cost[words], seg)  # the name's best word for this term
+            ok &= best <= most
+            edits += best // 2
+            start_only |= best % 2 == 1
         if fuzzy:
-            ok &= total > 0
-        cands, total = cands[ok], total[ok]
-        order = np.lexsort((cands, total))
-        return cands[order], total[order]
+            ok &= edits > 0
+        cands, edits, start_only = cands[ok], edits[ok], start_only[ok]
+        order = np.lexsort((cands, start_only, edits))
+        return cands[order], edits[order], start_only[order]
 
 
 _GRAM_CHARS = 37  # 0 pads the start of a word; 1-36 are 0-9a-z
@@ -314,7 +322,8 @@ class _Typos:
         return self.words.nbytes + self.length.nbytes + self.postings.nbytes + self.offsets.nbytes
 
     def near(self, term: str, edits: int) -> list[tuple[int, np.ndarray]]:
-        """[(d, word ids)] for d = 1..edits: words whose start is d edits (OSA) from `term`."""
+        """[(cost, word ids)], cheapest first, of the words whose start is d = 1..edits edits (OSA) from `term`:
+        cost 2 * d, plus 1 when the whole word is further than its start."""
         if edits <= 0 or not len(self.words):
             return []
         from rapidfuzz import process
@@ -339,7 +348,9 @@ class _Typos:
         for size in range(max(1, len(typed) - edits), min(self.width, len(typed) + edits) + 1):
             d = process.cdist([typed], words.astype(f"S{size}"), scorer=OSA.distance, score_cutoff=edits, dtype=np.int32)[0]
             np.minimum(best, d, out=best)
-        return [(d, cand[best == d]) for d in range(1, edits + 1) if np.any(best == d)]
+        whole = process.cdist([typed], words, scorer=OSA.distance, score_cutoff=edits, dtype=np.int32)[0]
+        cost = 2 * best + (whole != best)
+        return [(c, cand[cost == c]) for c in range(2, 2 * edits + 2) if np.any(cost == c)]
 
 
 __all__ = ["NameIndex", "fold", "max_edits", "words"]

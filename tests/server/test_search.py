@@ -128,7 +128,14 @@ def test_typos_deleted_swapped_and_replaced_letters():
     assert book(RANKED.search("terits", 10)) == ["Teritis Clinics K.K."]  # a letter missing
     assert book(RANKED.search("tertiis", 10)) == ["Teritis Clinics K.K."]  # two neighbours swapped: one edit
     assert book(RANKED.search("terutis cli", 10)) == ["Teritis Clinics K.K."]  # one replaced, with a second word
-    assert RANKED.search("terits", 1)[0][1] == round(90 - 19 / 12, 2)
+    assert RANKED.search("terits", 1)[0][1] == round(95 - 19 / 12, 2)  # one edit from the whole word "teritis"
+
+
+def test_among_typos_a_whole_word_that_close_comes_before_a_word_whose_start_is():
+    hits = RANKED.search("nordwinf", 10)  # 8 letters, one edit from "nordwind"; from the start of "nordwinds" too
+    assert book(hits)[:2] == ["Nordwind", "Nordwind Energie AG"]
+    assert book(hits)[-1] == "Nordwinds Logistics Ltd"  # the shortest name, but "nordwinds" is two edits away whole
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
     assert book(RANKED.search("tera", 10)) == ["Terra Clinics Ltd", "Teritis Clinics K.K."]  # "terr", "teri": one edit each
 
 

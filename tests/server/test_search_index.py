@@ -91,18 +91,28 @@ def _reference(names, arr, cores, query: str) -> tuple[list[tuple[int, float]], 
         key = " ".join(ws)
         order = (min(len(key), 60), -(-np.inf if np.isnan(arr[i]) else arr[i]), key, i)
         if key.startswith(q):
-            rows.append(((0 if q in (key, cores[i]) else 1, 0), order, i))
+            rows.append(((0 if q in (key, cores[i]) else 1, 0, False), order, i))
         elif all(any(w.startswith(t) for w in ws) for t in terms):
-            rows.append(((2, 0), order, i))
+            rows.append(((2, 0, False), order, i))
         elif ws:
-            dist = [min(_prefix_distance(t, w, max_edits(t)) for w in ws) for t in terms]
-            if all(d <= max_edits(t) for d, t in zip(dist, terms, strict=True)) and sum(dist):
-                rows.append(((3, sum(dist)), order, i))
+            costs = [min(_cost(t, w) for w in ws) for t in terms]  # each term's best word
+            if all(c // 2 <= max_edits(t) for c, t in zip(costs, terms, strict=True)) and sum(c // 2 for c in costs):
+                rows.append(((3, sum(c // 2 for c in costs), any(c % 2 for c in costs)), order, i))
     rows.sort()
     score = {0: 130, 1: 115, 2: 105}
-    prefix = [(i, round(score[tier] - order[0] / 12, 2)) for (tier, _), order, i in rows if tier < 3]
-    typos = [(i, round(90 - 5 * (edits - 1) - order[0] / 12, 2)) for (tier, edits), order, i in rows if tier == 3]
+    prefix = [(i, round(score[key[0]] - order[0] / 12, 2)) for key, order, i in rows if key[0] < 3]
+    typos = [(i, round(95 - 10 * (edits - 1) - 5 * start_only - order[0] / 12, 2)) for (tier, edits, start_only), order, i in rows
+             if tier == 3]
     return prefix, typos
+
+
+def _cost(term: str, word: str) -> int:
+    """2 * edits from the word's start, plus 1 when the whole word is further; 0 for a prefix; large beyond the edits."""
+    edits = max_edits(term)
+    d = _prefix_distance(term, word, edits)
+    if d == 0:
+        return 0
+    return 2 * d + (OSA.distance(term, word) != d) if d <= edits else 99
 
 
 @pytest.mark.parametrize("block", [1024, 8])
