@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from server.snapshot import Snapshot, Table
+    from server.snapshot import KeyPositions, Snapshot, Table
     from server.store import Overlay
 
 LEVELS = ("HIGH", "MEDIUM", "LOW")
@@ -37,12 +37,12 @@ class OpenCounts:
     status: np.ndarray  # the published status per row
     level: np.ndarray  # severity or priority per row
     changed_at: pd.Series  # the row's last status change
-    positions: dict[str, int]  # item id -> row
+    positions: KeyPositions | dict[str, int]  # item id -> row
     _memo: tuple[int, tuple[int, ...]] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def of(cls, table: Table, level_col: str, positions: dict[str, int]) -> OpenCounts:
+    def of(cls, table: Table, level_col: str, positions: KeyPositions | dict[str, int]) -> OpenCounts:
         status = table.df["status"].to_numpy(dtype=object)
         level = table.df[level_col].to_numpy(dtype=object)
         open_levels = level[status == "OPEN"]
