@@ -137,14 +137,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _vm_hwm_mib(pid: int) -> float:
+def _vm_field(pid: int, name: str) -> float:
+    """A memory figure of /proc/PID/status in MiB (``VmHWM:``, ``VmRSS:``)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(name):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return float("nan")
+
+
+def _vm_hwm_mib(pid: int) -> float:
+    return _vm_field(pid, "VmHWM:")
 
 
 class Process:
@@ -368,6 +373,26 @@ def run_python(port: int, path: str, bodies: list[str], headers: dict[str, str],
 # ---------------------------------------------------------------------------- scenarios
 
 
+def search_terms(names: list[str], rnd: random.Random, count: int) -> tuple[list[str], list[str]]:
+    """Queries from `count` random names: a 2-4 letter prefix of each, and one typo in each first word of 5+ letters
+    (two neighbours swapped, or one letter replaced; never the first letter)."""
+    prefixes, typos = [], []
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for name in rnd.sample(names, min(count, len(names))):
+        word = "".join(c for c in name.lower() if c.isalpha() or c == " ").strip()
+        if len(word) >= 2:
+            prefixes.append(word[: rnd.randint(2, min(4, len(word)))])
+        first = word.split(" ")[0] if word else ""
+        if len(first) >= 5:
+            i = rnd.randrange(1, len(first) - 1)
+            if rnd.random() < 0.5:
+                typo = first[:i] + first[i + 1] + first[i] + first[i + 2:]
+            else:
+                typo = first[:i] + rnd.choice(letters.replace(first[i], "")) + first[i + 1:]
+            typos.append(typo)
+    return prefixes, typos
+
+
 def request_pools(data_dir: Path, seed: int) -> tuple[dict[str, list[str]], int]:
     """Request bodies per scenario, from the published snapshot's customers."""
     import pyarrow.parquet as pq
@@ -381,20 +406,7 @@ def request_pools(data_dir: Path, seed: int) -> tuple[dict[str, list[str]], int]
     names = [n for n in t.column("account_name").to_pylist() if n]
     rnd = random.Random(seed)
     pick_ids = rnd.sample(ids, min(POOL, len(ids)))
-    prefixes, typos = [], []
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    for name in rnd.sample(names, min(POOL, len(names))):
-        word = "".join(c for c in name.lower() if c.isalpha() or c == " ").strip()
-        if len(word) >= 2:
-            prefixes.append(word[: rnd.randint(2, min(4, len(word)))])
-        first = word.split(" ")[0] if word else ""
-        if len(first) >= 5:  # one typo: swap two neighbours, or replace one letter
-            i = rnd.randrange(1, len(first) - 1)
-            if rnd.random() < 0.5:
-                typo = first[:i] + first[i + 1] + first[i] + first[i + 2:]
-            else:
-                typo = first[:i] + rnd.choice(letters.replace(first[i], "")) + first[i + 1:]
-            typos.append(typo)
+    prefixes, typos = search_terms(names, rnd, POOL)
 
     def body(query: str, name: str, variables: dict) -> str:
         return json.dumps({"query": query, "operationName": name, "variables": variables}, separators=(",", ":"))
@@ -511,6 +523,70 @@ def bench_startup(data_dir: Path, workdir: Path, timeout: float = 900.0) -> Star
     return out
 
 
+def _percentiles(prefix: str, ms: list[float]) -> dict[str, float]:
+    import numpy as np
+
+    a = np.array(ms)
+    return {f"{prefix}p50_ms": round(float(np.percentile(a, 50)), 3), f"{prefix}p99_ms": round(float(np.percentile(a, 99)), 3),
+            f"{prefix}max_ms": round(float(a.max()), 3)}
+
+
+def bench_search(source: Path, *, queries: int = POOL, limit: int = 8, seed: int = 42, passes: int = 3) -> dict:
+    """In-process `NameIndex` figures over the names of a metrics table (a data dir's published snapshot, or a
+    Parquet file with account_id, account_name, arr_usd): build seconds and memory, then per query type the
+    latency of `search` (p50/p99/max over all passes after a warm-up pass), wall clock and this thread's CPU time
+    (which leaves out the time other processes had the core: on a shared machine the steadier figure)."""
+    import gc
+
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from server.search import NameIndex
+
+    path = Path(source)
+    if path.is_dir():
+        from etl import storage
+
+        path = storage.open_snapshot(path).table_path("gold", "gold_customer_360_metrics")
+    table = pq.read_table(path, columns=["account_id", "account_name", "arr_usd"])
+    ids = table.column("account_id").to_numpy(zero_copy_only=False)
+    arr = table.column("arr_usd").to_numpy(zero_copy_only=False).astype(float)
+    gc.collect()
+    rss_before = _vm_field(os.getpid(), "VmRSS:")
+    wall, cpu = time.perf_counter(), time.process_time()
+    index = NameIndex(ids, table.column("account_name"), arr)
+    build_wall, build_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    gc.collect()
+    rss_after = _vm_field(os.getpid(), "VmRSS:")
+
+    names = [n for n in table.column("account_name").to_pylist() if n]
+    rnd = random.Random(seed)
+    prefixes, typos = search_terms(names, rnd, queries)
+    samples = rnd.sample(names, min(queries, len(names)))
+    kinds = {
+        "prefix": prefixes,  # what the API bench's search-prefix sends
+        "typo": typos,  # ... and search-typo
+        "one letter": list("abcdefghijklmnopqrstuvwxyz"),
+        "two words": [f"{ws[0]} {ws[1][:2]}" for ws in (n.lower().split() for n in samples) if len(ws) > 1],
+        "full name": samples,
+    }
+    out = {"names": len(index), "build_seconds": round(build_wall, 3), "build_cpu_seconds": round(build_cpu, 3),
+           "index_mib": round(index.nbytes / 2**20, 1), "rss_growth_mib": round(rss_after - rss_before, 1),
+           "limit": limit, "queries": {}}
+    for kind, qs in kinds.items():
+        for q in qs:  # warm-up pass
+            index.search(q, limit)
+        wall, cpu = [], []
+        for _ in range(passes):
+            for q in qs:
+                t0, c0 = time.perf_counter(), time.thread_time()
+                index.search(q, limit)
+                wall.append((time.perf_counter() - t0) * 1000)
+                cpu.append((time.thread_time() - c0) * 1000)
+        out["queries"][kind] = {"count": len(qs), **_percentiles("", wall), **_percentiles("cpu_", cpu)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="API benchmark helpers")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -521,6 +597,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("spec")
     p = sub.add_parser("startup", help="start `c360 serve` on DATA_DIR and print the startup figures")
     p.add_argument("data_dir", type=Path)
+    p = sub.add_parser("search", help="in-process search index figures over SOURCE's names (a data dir or a metrics Parquet file)")
+    p.add_argument("source", type=Path)
+    p.add_argument("--queries", type=int, default=POOL)
     p = sub.add_parser("run", help="the whole API bench on DATA_DIR")
     p.add_argument("data_dir", type=Path)
     p.add_argument("--duration", type=float, default=10.0)
@@ -531,6 +610,8 @@ def main(argv: list[str] | None = None) -> None:
         reference_main(args.bodies, args.port)
     elif args.cmd == "load":
         load_main(args)
+    elif args.cmd == "search":
+        print(json.dumps(bench_search(args.source, queries=args.queries), indent=2))
     elif args.cmd == "startup":
         print(json.dumps(asdict(bench_startup(args.data_dir, Path(tempfile.mkdtemp())))))
     else:

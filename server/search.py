@@ -1,111 +1,356 @@
-"""Customer name search for autocomplete: prefix first, then typo-tolerant.
+"""Customer name search for autocomplete: ranked prefix matches first, then typo-tolerant ones.
 
-Every word of every name is indexed; a query matches a name when each query
-word is a prefix of one of the name's words (the last word may be partial,
-as typed).  The sorted word list makes each prefix a binary search.  When
-prefixes find fewer hits than asked for, a trigram index narrows the
-candidates for a fuzzy (edit-distance) pass, so "Acme Telcom" still finds
-"Acme Telecom GmbH" without scanning every name.
+A query's words (case- and accent-folded, see `words`) match a name when
+each one is a prefix of one of the name's words; the last word may be
+partial, as typed.  Hits come in four tiers:
+
+1. exact: the name is the query, give or take its legal form ("acme
+   telecom" is exactly "Acme Telecom GmbH");
+2. the name starts with the query ("acme te");
+3. every query word starts a word of the name ("telecom schw");
+4. typos, only while the tiers above found fewer than `limit`: a query word
+   of 4 or more letters may be one edit (two from 8 letters) away from the
+   start of a word of the name, counting a swap of neighbours as one edit
+   (OSA distance); fewer edits first, then names whose whole word is that
+   close ("terits" is one edit from all of "teritis", but only from the start
+   of "territs..."), as a typed word is more often whole than cut short.
+
+Within a tier, shorter names come first (closer to what was typed), then
+the larger ARR, then the name, then the account id: one fixed order of all
+names, their *rank*.  The score is ``tier - min(len(key), 60) / 12`` with
+tiers 130, 115, 105 and, for typos, 95 less 10 per further edit and 5 when
+a word matched only by its start; so a score of 100 or more is a prefix
+match, and a higher score always ranks first.
+
+Built with array operations only (no Python loop per name: about a second
+for a million names), and no query reads all the names that match it:
+
+* tiers 1-2: the keys ("acme telecom gmbh") sorted, so the names starting
+  with the query are one binary-search range; the best-ranked names of any
+  range come from a sparse table of per-block minima (`RangeSmallest`), so
+  "a" costs the same as "acme";
+* tier 3: (word, rank) pairs sorted, so the names with a word starting
+  with a prefix are again one range, its best ranks from another sparse
+  table, and each word's names are in rank order;
+* tier 4: a trigram index over the distinct words narrows the candidate
+  words, rapidfuzz's OSA distance checks them, and each word's first
+  names by rank are the hits.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from bisect import bisect_left
-from collections import defaultdict
+import time
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from server._namekeys import fold, tokenise
+from server._ranges import RangeSmallest, SortedStrings, fixed_width
 
 _WORD = re.compile(r"[0-9a-z]+")
 
-
-def fold(text: str) -> str:
-    """Lower-case, accent-free text, so "Zürich" matches "zurich"."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+EXACT, NAME_PREFIX, WORD_PREFIX, TYPO = 130.0, 115.0, 105.0, 95.0
+TYPO_EDIT = 10.0  # less per edit after the first
+TYPO_START = 5.0  # less when a query word is that close only to the start of a word
+LENGTH_CAP = 60  # characters of the key that count against the score
+MIN_TYPO_WORD = 4  # shorter query words only match as prefixes
 
 
 def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
-def _trigrams(word: str) -> set[str]:
-    padded = f"  {word} "
-    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+def max_edits(word: str) -> int:
+    if len(word) < MIN_TYPO_WORD:
+        return 0
+    return 1 if len(word) < 8 else 2
 
 
 class NameIndex:
-    def __init__(self, ids: np.ndarray, names: np.ndarray):
-        self.ids = ids
-        self.names = names
-        postings: dict[str, list[int]] = defaultdict(list)
-        for pos, name in enumerate(names):
-            for w in set(words(name)):
-                postings[w].append(pos)
-        self.vocab = sorted(postings)
-        self.postings = [np.asarray(postings[w], dtype=np.int64) for w in self.vocab]
-        grams: dict[str, list[int]] = defaultdict(list)
-        for i, w in enumerate(self.vocab):
-            for g in _trigrams(w):
-                grams[g].append(i)
-        self.grams = {g: np.asarray(v, dtype=np.int64) for g, v in grams.items()}
+    """Search over `names`; `ids[i]` is the account id of `names[i]`, `arr[i]` its ARR (ranks ties).
 
-    def _prefix_positions(self, prefix: str) -> np.ndarray:
-        lo = bisect_left(self.vocab, prefix)
-        hi = bisect_left(self.vocab, prefix + "\uffff")
-        if lo == hi:
-            return np.empty(0, dtype=np.int64)
-        return np.unique(np.concatenate(self.postings[lo:hi]))
+    `block` is `RangeSmallest`'s block size (tests make it small to exercise the sparse tables).
+    """
 
-    def _fuzzy_word_positions(self, word: str, max_edits: int) -> np.ndarray:
-        from rapidfuzz.distance import Levenshtein
+    def __init__(self, ids, names, arr=None, *, block: int = 1024):
+        started = time.perf_counter()
+        self.ids = np.asarray(ids, dtype=object)
+        if not isinstance(names, pa.Array | pa.ChunkedArray):
+            names = pa.array(np.asarray(names, dtype=object), pa.string(), from_pandas=True)
+        tok = tokenise(names)
+        n = len(tok.keys)
+        if len(self.ids) != n:
+            raise ValueError(f"{len(self.ids)} ids for {n} names")
+        weight = np.zeros(n) if arr is None else np.nan_to_num(np.asarray(arr, dtype=float), nan=-np.inf)
 
-        grams = [self.grams[g] for g in _trigrams(word) if g in self.grams]
-        if not grams:
-            return np.empty(0, dtype=np.int64)
-        counts = np.bincount(np.concatenate(grams), minlength=len(self.vocab))
-        candidates = np.flatnonzero(counts >= max(1, len(_trigrams(word)) - 3 * max_edits))
-        hits = [
-            self.postings[i]
-            for i in candidates
-            if Levenshtein.distance(word, self.vocab[i][: len(word) + max_edits], score_cutoff=max_edits) <= max_edits
-        ]
-        return np.unique(np.concatenate(hits)) if hits else np.empty(0, dtype=np.int64)
+        # the rank: shorter key, larger ARR, key, position (the caller's order: account id)
+        key_order = pc.sort_indices(tok.keys).to_numpy()
+        key_pos = np.empty(n, dtype=np.int32)
+        key_pos[key_order] = np.arange(n, dtype=np.int32)
+        length = np.minimum(tok.key_len, LENGTH_CAP)
+        by_rank = np.lexsort((key_pos, -weight, length)).astype(np.int32)
+        del key_pos, weight
+        rank = np.empty(n, dtype=np.int32)
+        rank[by_rank] = np.arange(n, dtype=np.int32)
+        self._pos = by_rank  # rank -> position in ids
+        self._length = length[by_rank].astype(np.uint8)
+
+        # tiers 1-2: keys in sorted order
+        self._keys = SortedStrings(tok.keys.take(pa.array(key_order)))
+        self._key_rank = RangeSmallest(rank[key_order], block)
+        self._key_len = np.minimum(tok.key_len[key_order], 65535).astype(np.uint16)
+        self._core_len = np.minimum(tok.core_len[key_order], 65535).astype(np.uint16)
+        del key_order
+
+        # tier 3: (word, rank) pairs sorted; word w's names are pair rows word_offs[w]:word_offs[w + 1]
+        nwords, size = len(tok.vocab), max(n, 1)
+        pairs = tok.word.astype(np.int64)
+        pairs *= size
+        pairs += rank[tok.owner]
+        pairs.sort()
+        if len(pairs):
+            pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]  # a word twice in one name counts once
+        self._word_offs = np.searchsorted(pairs, np.arange(nwords + 1, dtype=np.int64) * size)
+        np.remainder(pairs, size, out=pairs)
+        self._pairs = RangeSmallest(pairs.astype(np.int32), block)
+        del pairs
+        self._large = 64 * block  # more candidate rows than this: a mask over all names instead of np.unique
+        self._vocab = SortedStrings(tok.vocab)
+
+        # each name's words, names in rank order: name r's words are _name_words[_name_offs[r]:_name_offs[r + 1]]
+        ntok = np.bincount(tok.owner, minlength=n).astype(np.int32)
+        self._name_offs = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(ntok[by_rank], out=self._name_offs[1:])
+        first = np.cumsum(ntok, dtype=np.int32) - ntok  # each name's first word occurrence, in name order
+        within = np.arange(len(tok.owner), dtype=np.int32)
+        within -= first[tok.owner]
+        dest = self._name_offs[rank[tok.owner]]
+        dest += within
+        del within
+        self._name_words = np.empty(len(tok.word), dtype=np.int32)
+        self._name_words[dest] = tok.word
+        del dest, rank
+
+        # tier 4
+        self._typos = _Typos(tok.vocab)
+        self.build_seconds = time.perf_counter() - started
+
+    def __len__(self) -> int:
+        return len(self._pos)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the index (not counting `ids`, which the snapshot shares)."""
+        arrays = (self._pos, self._length, self._key_len, self._core_len, self._word_offs, self._name_offs, self._name_words)
+        return (sum(a.nbytes for a in arrays) + self._keys.nbytes + self._key_rank.nbytes + self._pairs.nbytes
+                + self._vocab.nbytes + self._typos.nbytes)
+
+    # ------------------------------------------------------------------ query
 
     def search(self, query: str, limit: int = 10) -> list[tuple[str, float]]:
-        """(account id, score 0-100) best first: exact-prefix matches outrank typo matches."""
+        """(account id, score) best first; see the module docstring for the order."""
         terms = words(query)
         if not terms or limit <= 0:
             return []
-        exact = self._match(terms, fuzzy=False)
-        ranked = self._rank(exact, terms, 100.0)
-        if len(ranked) < limit:
-            seen = {i for i, _ in ranked}
-            fuzzy = [p for p in self._match(terms, fuzzy=True) if self.ids[p] not in seen]
-            ranked += self._rank(np.asarray(fuzzy, dtype=np.int64), terms, 80.0)
-        return ranked[:limit]
+        hits: list[tuple[int, float]] = []
+        seen: set[int] = set()
 
-    def _match(self, terms: list[str], fuzzy: bool) -> np.ndarray:
-        result: np.ndarray | None = None
+        def take(ranks, tier: float | np.ndarray) -> None:
+            tiers = np.broadcast_to(np.asarray(tier, dtype=float), (len(ranks),))
+            for r, t in zip(ranks.tolist(), tiers.tolist(), strict=True):
+                if len(hits) == limit:
+                    return
+                if r not in seen:
+                    seen.add(r)
+                    hits.append((r, t))
+
+        q = " ".join(terms)
+        lo, hi = self._keys.prefix_range(q)
+        if hi > lo:
+            exact = lo + np.flatnonzero((self._core_len[lo:hi] == len(q)) | (self._key_len[lo:hi] == len(q)))
+            take(np.sort(self._key_rank.values[exact])[:limit], EXACT)
+            if len(hits) < limit:
+                take(self._key_rank.smallest(lo, hi, limit + len(hits)), NAME_PREFIX)
+        if len(hits) < limit:
+            take(self._word_prefix(terms, limit + len(hits)), WORD_PREFIX)
+        if len(hits) < limit:
+            ranks, edits, start_only = self._typo(terms, limit + len(hits))
+            take(ranks, TYPO - TYPO_EDIT * (edits - 1) - TYPO_START * start_only)
+        return [(str(self.ids[self._pos[r]]), round(t - float(self._length[r]) / 12, 2)) for r, t in hits]
+
+    def _pair_range(self, prefix: str) -> tuple[int, int, int, int]:
+        """Words [wlo, whi) starting with `prefix`, and their pair rows [lo, hi)."""
+        wlo, whi = self._vocab.prefix_range(prefix)
+        return wlo, whi, int(self._word_offs[wlo]), int(self._word_offs[whi])
+
+    def _word_prefix(self, terms: list[str], k: int) -> np.ndarray:
+        """The k best ranks of names in which every term starts a word."""
+        if len(terms) == 1:
+            _, _, lo, hi = self._pair_range(terms[0])
+            return self._pairs.smallest(lo, hi, k)
+        return self._every_term(terms, k, fuzzy=False)[0]
+
+    def _typo(self, terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The k best (ranks, edits, start only) of names matching every term within its edits, with at least one edit.
+
+        A word's *cost* for a term is 2 * edits, plus 1 when only its start is
+        that close (`_Typos.near`); the order is (edits, start only, rank).
+        """
+        if len(terms) > 1:
+            return self._every_term(terms, k, fuzzy=True)
+        ranks, costs = [], []
+        for cost, word_ids in self._typos.near(terms[0], max_edits(terms[0])):
+            r = np.unique(self._pairs.values[self._rows_of(word_ids, k)])  # each word's names are in rank order
+            ranks.append(r)
+            costs.append(np.full(len(r), cost))
+        if not ranks:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+        ranks, costs = np.concatenate(ranks), np.concatenate(costs)
+        keep = np.sort(np.unique(ranks, return_index=True)[1])  # a name reached at two costs: the lower
+        ranks, costs = ranks[keep], costs[keep]
+        order = np.lexsort((ranks, costs))[:k]
+        return ranks[order], costs[order] // 2, costs[order] % 2 == 1
+
+    def _rows_of(self, word_ids: np.ndarray, most: int | None = None) -> np.ndarray:
+        """Pair rows of the given words (only each word's first `most`, its best ranks, when given)."""
+        starts = self._word_offs[word_ids]
+        counts = self._word_offs[word_ids + 1] - starts
+        if most is not None:
+            counts = np.minimum(counts, most)
+        total = int(counts.sum())
+        if not total:
+            return np.zeros(0, dtype=np.int64)
+        return np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
+
+    def _every_term(self, terms: list[str], k: int, fuzzy: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The k best (ranks, edits, start only) of names in which each term starts a word, within its edits when `fuzzy`.
+
+        Candidates are the names of the term with the fewest; each candidate's
+        words (`_name_words`) then give its distance to every term at once.
+        With `fuzzy`, names needing no edit are left out (the prefix tiers have them).
+        """
+        nwords = len(self._word_offs) - 1
+        costs, allowed, sizes = [], [], []
         for t in terms:
-            pos = self._prefix_positions(t)
-            if fuzzy and len(t) >= 4:
-                pos = np.union1d(pos, self._fuzzy_word_positions(t, 1 if len(t) < 8 else 2))
-            result = pos if result is None else np.intersect1d(result, pos, assume_unique=True)
-            if len(result) == 0:
-                break
-        return result if result is not None else np.empty(0, dtype=np.int64)
+            cost = np.full(nwords, 127, dtype=np.int8)  # each word's cost for this term (see _typo)
+            wlo, whi, lo, hi = self._pair_range(t)
+            edits = max_edits(t) if fuzzy else 0
+            for c, word_ids in sorted(self._typos.near(t, edits), reverse=True) if edits else ():
+                cost[word_ids] = c  # lower costs overwrite higher
+            cost[wlo:whi] = 0
+            costs.append(cost)
+            allowed.append(2 * edits + 1 if edits else 0)
+            near = np.flatnonzero(cost <= allowed[-1]) if edits else None
+            size = hi - lo if near is None else int((self._word_offs[near + 1] - self._word_offs[near]).sum())
+            sizes.append((size, wlo, whi, lo, hi, near))
+        size, wlo, whi, lo, hi, near = min(sizes, key=lambda x: x[0])
+        if size == 0:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+        if near is None and size > self._large:  # a common prefix: its best names may be enough
+            found = self._check(self._pairs.smallest(lo, hi, self._pairs.most), costs, allowed, fuzzy)
+            if len(found[0]) >= k:
+                return tuple(a[:k] for a in found)
+        if size <= self._large:
+            rows = np.arange(lo, hi) if near is None else self._rows_of(near)
+            cands = np.unique(self._pairs.values[rows])
+        else:
+            mask = np.zeros(len(self._pos), dtype=bool)
+            mask[self._pairs.values[lo:hi] if near is None else self._pairs.values[self._rows_of(near)]] = True
+            cands = np.flatnonzero(mask).astype(np.int32)
+        return tuple(a[:k] for a in self._check(cands, costs, allowed, fuzzy))
 
-    def _rank(self, positions: np.ndarray, terms: list[str], base: float) -> list[tuple[str, float]]:
-        if len(positions) == 0:
+    def _check(self, cands: np.ndarray, costs, allowed, fuzzy: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidates (sorted ranks) within every term's cost, as (ranks, edits, start only) in that order."""
+        if not len(cands):
+            return cands, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+        starts = self._name_offs[cands]
+        counts = self._name_offs[cands + 1] - starts
+        seg = np.cumsum(counts) - counts
+        words = self._name_words[np.repeat(starts - seg, counts) + np.arange(int(counts.sum()))]
+        edits = np.zeros(len(cands), dtype=np.int64)
+        start_only = np.zeros(len(cands), dtype=bool)
+        ok = np.ones(len(cands), dtype=bool)
+        for cost, most in zip(costs, allowed, strict=True):
+            best = np.minimum.reduceat(cost[words], seg)  # the name's best word for this term
+            ok &= best <= most
+            edits += best // 2
+            start_only |= best % 2 == 1
+        if fuzzy:
+            ok &= edits > 0
+        cands, edits, start_only = cands[ok], edits[ok], start_only[ok]
+        order = np.lexsort((cands, start_only, edits))
+        return cands[order], edits[order], start_only[order]
+
+
+_GRAM_CHARS = 37  # 0 pads the start of a word; 1-36 are 0-9a-z
+_GRAM_CODE = np.zeros(256, dtype=np.int32)
+_GRAM_CODE[np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", np.uint8)] = np.arange(1, 37)
+
+
+def _gram_matrix(codes: np.ndarray) -> np.ndarray:
+    """Trigram codes of each row of character codes, the start padded with two blanks."""
+    padded = np.concatenate([np.zeros((len(codes), 2), np.int32), codes], axis=1)
+    return padded[:, :-2] * _GRAM_CHARS**2 + padded[:, 1:-1] * _GRAM_CHARS + padded[:, 2:]
+
+
+class _Typos:
+    """Distinct words by trigram, for the words within a few edits of a typed prefix."""
+
+    WIDTH = 32  # letters of a word that count
+
+    def __init__(self, vocab: pa.StringArray):
+        lengths = pc.utf8_length(vocab).to_numpy() if len(vocab) else np.zeros(0, np.int64)
+        self.width = max(1, min(self.WIDTH, int(lengths.max()) if len(lengths) else 1))
+        self.words = fixed_width(vocab, self.width)
+        self.length = lengths.astype(np.int32)
+        grams = _gram_matrix(_GRAM_CODE[self.words.view(np.uint8).reshape(len(self.words), self.width)])
+        grams[np.arange(self.width) >= self.length[:, None]] = -1
+        grams.sort(axis=1)
+        grams[:, 1:][grams[:, 1:] == grams[:, :-1]] = -1  # each gram once per word
+        word = np.broadcast_to(np.arange(len(vocab), dtype=np.int32)[:, None], grams.shape)
+        valid = grams >= 0
+        codes, owners = grams[valid], word[valid]
+        order = np.argsort(codes, kind="stable")
+        self.postings = owners[order]
+        self.offsets = np.zeros(_GRAM_CHARS**3 + 1, dtype=np.int64)
+        np.cumsum(np.bincount(codes, minlength=_GRAM_CHARS**3), out=self.offsets[1:])
+
+    @property
+    def nbytes(self) -> int:
+        return self.words.nbytes + self.length.nbytes + self.postings.nbytes + self.offsets.nbytes
+
+    def near(self, term: str, edits: int) -> list[tuple[int, np.ndarray]]:
+        """[(cost, word ids)], cheapest first, of the words whose start is d = 1..edits edits (OSA) from `term`:
+        cost 2 * d, plus 1 when the whole word is further than its start."""
+        if edits <= 0 or not len(self.words):
             return []
-        query = " ".join(terms)
-        scored = []
-        for p in positions[:5000]:
-            name = fold(self.names[p])
-            # names that start with the query and short names (closer to what was typed) come first
-            bonus = (10.0 if name.startswith(query) else 0.0) - min(len(name), 60) / 12
-            scored.append((str(self.ids[p]), round(base + bonus, 2), self.names[p]))
-        scored.sort(key=lambda t: (-t[1], t[2], t[0]))
-        return [(i, s) for i, s, _ in scored]
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        typed = term.encode("ascii")[: self.width]
+        grams = np.unique(_gram_matrix(_GRAM_CODE[np.frombuffer(typed, np.uint8)][None, :])[0])
+        lists = [self.postings[self.offsets[g] : self.offsets[g + 1]] for g in grams.tolist()]
+        counts = np.bincount(np.concatenate(lists), minlength=len(self.words))
+        # an edit changes at most 3 trigrams, a swap 4: a word sharing fewer cannot be that close
+        cand = np.flatnonzero(counts >= max(1, len(grams) - 4 * edits))
+        if len(typed) >= 2:  # ... except that swapping the first two letters of 4 may leave none: those words by prefix
+            swapped = typed[1:2] + typed[:1] + typed[2:]
+            lo = np.searchsorted(self.words, swapped, side="left")
+            hi = np.searchsorted(self.words, swapped[:-1] + bytes([swapped[-1] + 1]), side="left")
+            cand = np.union1d(cand, np.arange(lo, hi))
+        cand = cand[self.length[cand] >= len(term) - edits]
+        if not len(cand):
+            return []
+        best = np.full(len(cand), edits + 1, dtype=np.int32)
+        words = self.words[cand]
+        for size in range(max(1, len(typed) - edits), min(self.width, len(typed) + edits) + 1):
+            d = process.cdist([typed], words.astype(f"S{size}"), scorer=OSA.distance, score_cutoff=edits, dtype=np.int32)[0]
+            np.minimum(best, d, out=best)
+        whole = process.cdist([typed], words, scorer=OSA.distance, score_cutoff=edits, dtype=np.int32)[0]
+        cost = 2 * best + (whole != best)
+        return [(c, cand[cost == c]) for c in range(2, 2 * edits + 2) if np.any(cost == c)]
+
+
+__all__ = ["NameIndex", "fold", "max_edits", "words"]

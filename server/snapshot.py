@@ -31,6 +31,7 @@ from etl.clustered import ClusteredTable, RowGroupReader, SortedKeys, small_row_
 from etl.linking.schemas import READ_ORDER as LINK_READ_ORDER
 from rules.schemas import READ_ORDER
 from server.search import NameIndex
+from server.summary import BookSummary
 
 log = logging.getLogger("c360.server.snapshot")
 
@@ -338,6 +339,7 @@ class Snapshot:
     rollups: FileTable | Table | None = None  # by master_id
     loaded_at: float = 0.0  # time.time() when loaded
     positions: KeyPositions | None = None  # account_id -> row of metrics
+    summary: BookSummary | None = None  # the dashboard's book-level figures, computed at load
 
     @classmethod
     def load(cls, snap: storage.Snapshot) -> Snapshot:
@@ -362,7 +364,7 @@ class Snapshot:
             metrics_table=metrics_table,
             timeline=_per_account(snap, TIMELINE, ["account_id", "event_date"], within=["event_date", "event_id"]),
             history=_per_account(snap, HISTORY, ["account_id", "as_of"], within=["as_of"]),
-            names=NameIndex(metrics["account_id"].to_numpy(dtype=object), metrics["account_name"].fillna("").to_numpy(dtype=object)),
+            names=NameIndex(metrics.index.to_numpy(), metrics_table.arrow.column("account_name"), metrics["arr_usd"].to_numpy(dtype=float, na_value=np.nan)),
             tables=present,
             loaded_at=time.time(),
         )
@@ -386,6 +388,7 @@ class Snapshot:
                 out.review_queue = Table(arrow(REVIEW_QUEUE))
         if ROLLUPS in present:
             out.rollups = served(ROLLUPS, "master_id", frame_columns=["master_id"])
+        out.summary = BookSummary.of(out)
         return out
 
     def has(self, table: str) -> bool:

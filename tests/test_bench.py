@@ -50,3 +50,20 @@ def test_docs_section_is_replaced_in_place(tmp_path):
     bench.update_docs(path, out)
     text = path.read_text()
     assert "old" not in text and "tail" in text and text.count("bench:tiny:begin") == 1
+
+
+def test_search_bench_reports_build_and_every_query_kind(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from server.bench import bench_search
+
+    names = [f"{w} {d} {f}" for w in ("Acme", "Nordwind", "Teritis", "Zürich") for d in ("Telecom", "Energie", "Clinics")
+             for f in ("GmbH", "Ltd", "K.K.")]
+    path = tmp_path / "metrics.parquet"
+    pq.write_table(pa.table({"account_id": [f"A{i}" for i in range(len(names))], "account_name": names,
+                             "arr_usd": [float(i) for i in range(len(names))]}), path)
+    out = bench_search(path, queries=20, passes=1)
+    assert out["names"] == len(names) and out["build_seconds"] > 0 and out["index_mib"] > 0
+    assert list(out["queries"]) == ["prefix", "typo", "one letter", "two words", "full name"]
+    assert all(q["count"] > 0 and q["p99_ms"] >= q["p50_ms"] > 0 and q["cpu_p50_ms"] >= 0 for q in out["queries"].values())

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import strawberry
 
-from server import overlay
 from server.context import Info
 from server.schema.customers import Customer
 from server.schema.types import AsOf
+from server.summary import LEVELS, TOP_AT_RISK, BookSummary, OpenCounts
 
 
 @strawberry.type
@@ -40,40 +39,26 @@ class DashboardQuery:
     def dashboard_summary(self, info: Info, top: int = 10) -> DashboardSummary:
         snap = info.context.snapshot()
         info.context.touch_all()
-        m = snap.metrics
-        health = m["health_score"].dropna()
-        high = m["churn_level"] == "HIGH"
-        risky = m[m["churn_level"].isin(["HIGH", "MEDIUM"])]
-        risky = risky.sort_values(["churn_level", "arr_usd", "account_id"], ascending=[True, False, True], na_position="last")
-        top_rows = snap.customers(risky.head(max(0, min(top, 100))).index)
-
-        def counts(col: str, labels: list[str]) -> list[CountByLabel]:
-            vc = m[col].value_counts()
-            return [CountByLabel(label=lbl, count=int(vc.get(lbl, 0))) for lbl in labels] + [
-                CountByLabel(label="none", count=int(m[col].isna().sum()))
-            ]
-
+        book = snap.summary or BookSummary.of(snap)  # computed when the snapshot loaded
+        top_rows = book.top_at_risk[: max(0, min(top, TOP_AT_RISK))]
+        overlay = info.context.store.overlay
         return DashboardSummary(
             as_of=AsOf(date=snap.as_of, run_id=snap.run_id),
-            customers=len(m),
-            total_mrr_usd=float(m["mrr_usd"].fillna(0).sum()),
-            total_arr_usd=float(m["arr_usd"].fillna(0).sum()),
-            average_health=round(float(health.mean()), 1) if len(health) else None,
-            by_health_category=counts("health_category", ["Healthy", "At-Risk", "Critical"]),
-            by_churn_level=counts("churn_level", ["HIGH", "MEDIUM", "LOW"]),
-            arr_at_risk_usd=float(m.loc[high.fillna(False), "arr_usd"].fillna(0).sum()),
-            top_at_risk=[Customer.from_row(r, snap.run_id) for r in top_rows],
-            alerts_available=snap.alerts is not None,
-            open_alerts_by_severity=_open_counts(snap, "alert", "severity", info),
-            recommendations_available=snap.recommendations is not None,
-            open_recommendations_by_priority=_open_counts(snap, "recommendation", "priority", info),
+            customers=book.customers,
+            total_mrr_usd=book.total_mrr_usd,
+            total_arr_usd=book.total_arr_usd,
+            average_health=book.average_health,
+            by_health_category=[CountByLabel(label=lbl, count=n) for lbl, n in book.by_health_category],
+            by_churn_level=[CountByLabel(label=lbl, count=n) for lbl, n in book.by_churn_level],
+            arr_at_risk_usd=book.arr_at_risk_usd,
+            top_at_risk=[Customer.from_row(dict(r), snap.run_id) for r in top_rows],  # a copy: the summary's rows stay as loaded
+            alerts_available=book.alerts is not None,
+            open_alerts_by_severity=_open_counts(book.alerts, overlay),
+            recommendations_available=book.recommendations is not None,
+            open_recommendations_by_priority=_open_counts(book.recommendations, overlay),
         )
 
 
-def _open_counts(snap, kind: str, col: str, info: Info) -> list[CountByLabel]:
-    slices = snap.alerts if kind == "alert" else snap.recommendations
-    if slices is None:
-        return [CountByLabel(label=lbl, count=0) for lbl in ("HIGH", "MEDIUM", "LOW")]
-    status = overlay.effective_status(snap, kind, info.context.store.overlay)
-    levels = slices.df[col].to_numpy(dtype=object)[status == "OPEN"]
-    return [CountByLabel(label=lbl, count=int(np.sum(levels == lbl))) for lbl in ("HIGH", "MEDIUM", "LOW")]
+def _open_counts(counts: OpenCounts | None, overlay) -> list[CountByLabel]:
+    values = (0,) * len(LEVELS) if counts is None else counts.counts(overlay)
+    return [CountByLabel(label=lbl, count=n) for lbl, n in zip(LEVELS, values, strict=True)]

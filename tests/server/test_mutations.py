@@ -273,3 +273,67 @@ def test_link_decisions_made_through_the_api_drive_the_next_pipeline_run(fresh_a
     after = published.read("gold", "gold_master_accounts").set_index("account_id")
     assert after.loc[a, "master_id"] == after.loc[b, "master_id"]
     assert {after.loc[a, "method"], after.loc[b, "method"]} & {"manual", "MANUAL"}
+
+
+DASHBOARD = """{ dashboardSummary(top: 100) { customers totalMrrUsd totalArrUsd averageHealth arrAtRiskUsd
+  byHealthCategory { label count } byChurnLevel { label count } topAtRisk { id }
+  alertsAvailable openAlertsBySeverity { label count } recommendationsAvailable openRecommendationsByPriority { label count } } }"""
+
+
+def _whole_book(api, alert_status: dict[str, str], rec_status: dict[str, str]) -> dict:
+    """The summary computed over the whole published book, with the given statuses put over the snapshot's."""
+    snap = storage.open_snapshot(api.data_dir)
+    m = snap.read("gold", "gold_customer_360_metrics")
+    alerts, recs = snap.read("gold", "gold_risk_alerts"), snap.read("gold", "gold_recommendations")
+    risky = m[m["churn_level"].isin(["HIGH", "MEDIUM"])].sort_values(["churn_level", "arr_usd", "account_id"], ascending=[True, False, True])
+
+    def by(col, labels):
+        return [{"label": lbl, "count": int((m[col] == lbl).sum())} for lbl in labels] + [{"label": "none", "count": int(m[col].isna().sum())}]
+
+    def open_by(frame, key, level, overrides):
+        status = pd.Series([overrides.get(i, s) for i, s in zip(frame[key], frame["status"], strict=True)], index=frame.index)
+        return [{"label": lbl, "count": int(((status == "OPEN") & (frame[level] == lbl)).sum())} for lbl in ("HIGH", "MEDIUM", "LOW")]
+
+    return {
+        "customers": len(m),
+        "totalMrrUsd": pytest.approx(m["mrr_usd"].fillna(0).sum()),
+        "totalArrUsd": pytest.approx(m["arr_usd"].fillna(0).sum()),
+        "averageHealth": round(m["health_score"].mean(), 1),
+        "arrAtRiskUsd": pytest.approx(m.loc[m["churn_level"] == "HIGH", "arr_usd"].fillna(0).sum()),
+        "byHealthCategory": by("health_category", ["Healthy", "At-Risk", "Critical"]),
+        "byChurnLevel": by("churn_level", ["HIGH", "MEDIUM", "LOW"]),
+        "topAtRisk": [{"id": i} for i in risky["account_id"].head(100)],
+        "alertsAvailable": True,
+        "openAlertsBySeverity": open_by(alerts, "alert_id", "severity", alert_status),
+        "recommendationsAvailable": True,
+        "openRecommendationsByPriority": open_by(recs, "recommendation_id", "priority", rec_status),
+    }
+
+
+def test_the_dashboard_shows_each_status_change_in_the_next_query(fresh_api, gold):
+    """The book-level figures are computed once per snapshot; open counts follow every change at once."""
+    api = fresh_api
+    alerts, recs = {}, {}
+    assert api.gql(DASHBOARD, "viewer")["dashboardSummary"] == _whole_book(api, alerts, recs)
+    open_alerts = gold["alerts"][gold["alerts"]["status"] == "OPEN"]
+    high = open_alerts[open_alerts["severity"] == "HIGH"].iloc[0]
+    other = open_alerts[open_alerts["severity"] != "HIGH"].iloc[0]
+    rec_a, rec_b = _open_recs(gold, 2)
+    until = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
+    steps = [
+        (ACK, {"id": high["alert_id"]}, alerts, high["alert_id"], "ACKNOWLEDGED"),
+        (SNOOZE, {"id": other["alert_id"], "until": until}, alerts, other["alert_id"], "SNOOZED"),
+        (SNOOZE, {"id": high["alert_id"], "until": until}, alerts, high["alert_id"], "SNOOZED"),  # still not OPEN: no change
+        (EXECUTE, {"id": rec_a["recommendation_id"], "key": "dash-1"}, recs, rec_a["recommendation_id"], "EXECUTED"),
+        (DISMISS, {"id": rec_b["recommendation_id"], "reason": "duplicate"}, recs, rec_b["recommendation_id"], "DISMISSED"),
+    ]
+    for mutation, variables, statuses, item, status in steps:
+        before = api.gql(DASHBOARD, "viewer")["dashboardSummary"]
+        result = next(iter(api.gql(mutation, "operator", **variables).values()))
+        assert result["__typename"] in ("AlertUpdated", "ActionExecuted", "RecommendationUpdated"), result
+        statuses[item] = status
+        after = api.gql(DASHBOARD, "viewer")["dashboardSummary"]
+        assert after == _whole_book(api, alerts, recs)
+        moved = [b["count"] - a["count"] for key in ("openAlertsBySeverity", "openRecommendationsByPriority")
+                 for a, b in zip(before[key], after[key], strict=True)]
+        assert sorted(moved) == ([0] * 6 if status == "SNOOZED" and item == high["alert_id"] else [-1] + [0] * 5)
