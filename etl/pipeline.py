@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from etl import clustered, location, storage
+from etl.memory import release_memory
 from etl.contracts import BRONZE_TABLES
 from etl.engine import EngineSpec, open_engine
 from etl.errors import DataError, EngineError
@@ -350,19 +351,6 @@ def _concat_all(pieces: list[pd.DataFrame]) -> pd.DataFrame:
     whole = pd.concat(pieces, ignore_index=True)
     pieces.clear()
     return whole
-
-
-def release_memory() -> None:
-    """Hand memory freed by a stage back to the system (Arrow's pool and the C heap)."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the memory is reused by the process anyway
-        pass
 
 
 def _stage_of(layer: str, name: str) -> str:

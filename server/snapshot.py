@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from etl import storage
+from etl.memory import release_memory
 from etl.clustered import ClusteredTable, RowGroupReader, SortedKeys, small_row_groups, sorted_by
 from etl.linking.schemas import READ_ORDER as LINK_READ_ORDER
 from rules.schemas import READ_ORDER
@@ -389,6 +390,7 @@ class Snapshot:
         if ROLLUPS in present:
             out.rollups = served(ROLLUPS, "master_id", frame_columns=["master_id"])
         out.summary = BookSummary.of(out)
+        release_memory()  # the load's temporaries: resident size is what the snapshot holds
         return out
 
     def has(self, table: str) -> bool:

@@ -17,7 +17,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -34,8 +33,8 @@ class OpenCounts:
     """OPEN items of one table (alerts or recommendations) by level, as published."""
 
     base: dict[str, int]
-    status: np.ndarray  # the published status per row
-    level: np.ndarray  # severity or priority per row
+    status: pd.Series  # the published status per row (the table's own column: no copy)
+    level: pd.Series  # severity or priority per row
     changed_at: pd.Series  # the row's last status change
     positions: KeyPositions | dict[str, int]  # item id -> row
     _memo: tuple[int, tuple[int, ...]] | None = field(default=None, repr=False)
@@ -43,10 +42,9 @@ class OpenCounts:
 
     @classmethod
     def of(cls, table: Table, level_col: str, positions: KeyPositions | dict[str, int]) -> OpenCounts:
-        status = table.df["status"].to_numpy(dtype=object)
-        level = table.df[level_col].to_numpy(dtype=object)
-        open_levels = level[status == "OPEN"]
-        base = {lbl: int(np.sum(open_levels == lbl)) for lbl in LEVELS}
+        status, level = table.df["status"], table.df[level_col]
+        open_by_level = level[(status == "OPEN").to_numpy(dtype=bool, na_value=False)].value_counts()
+        base = {lbl: int(open_by_level.get(lbl, 0)) for lbl in LEVELS}
         return cls(base, status, level, table.df["status_changed_at"], positions)
 
     def counts(self, overlay: Overlay) -> tuple[int, ...]:
@@ -65,8 +63,8 @@ class OpenCounts:
             last = None if last is None or last is pd.NaT else last
             if last is not None and not change.at > last:
                 continue  # the row changed after the user did: the published status stands
-            was, now = self.status[pos] == "OPEN", change.new_status == "OPEN"
-            lvl = self.level[pos]
+            was, now = self.status.iloc[pos] == "OPEN", change.new_status == "OPEN"
+            lvl = self.level.iloc[pos]
             if was != now and lvl in counts:
                 counts[lvl] += 1 if now else -1
         out = tuple(counts[lbl] for lbl in LEVELS)
