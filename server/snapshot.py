@@ -98,11 +98,33 @@ class Table:
 
     def records(self, value: str) -> list[dict[str, Any]]:
         lo, hi = self.span(value)
-        return _pylist(self.arrow.slice(lo, hi - lo)) if hi > lo else []
+        if hi - lo == 1:
+            return [self._row(lo)]
+        return _dicts(self._columns(), lambda a: a.slice(lo, hi - lo)) if hi > lo else []
 
     def take(self, positions) -> list[dict[str, Any]]:
         positions = np.asarray(positions, dtype=np.int64)
-        return _pylist(self.arrow.take(pa.array(positions))) if len(positions) else []
+        if len(positions) == 1:
+            return [self._row(int(positions[0]))]
+        index = pa.array(positions)
+        return _dicts(self._columns(), lambda a: a.take(index)) if len(positions) else []
+
+    def _columns(self) -> list[tuple[str, pa.Array, bool]]:
+        """(name, the column as one array, whether it is floating point), made on first use."""
+        cols = self.__dict__.get("_cols")
+        if cols is None:
+            cols = [(name, col.chunk(0) if col.num_chunks == 1 else col.combine_chunks(), pa.types.is_floating(col.type))
+                    for name, col in zip(self.arrow.column_names, self.arrow.columns, strict=True)]
+            self._cols = cols
+        return cols
+
+    def _row(self, pos: int) -> dict[str, Any]:
+        """One row as a dict, value by value (a one-row slice's to_pylist costs several times more)."""
+        out = {}
+        for name, arr, is_float in self._columns():
+            v = arr[pos].as_py()
+            out[name] = None if is_float and v != v else v  # NaN is a null
+        return out
 
 
 def _sort_key(column: pa.ChunkedArray) -> np.ndarray | None:
@@ -190,14 +212,17 @@ class ArrowTable(Table):
         return self.take(self.positions(value))
 
 
-def _pylist(table: pa.Table) -> list[dict[str, Any]]:
-    """Arrow rows as dicts of Python values; a float NaN is a null like any other."""
-    rows = table.to_pylist()
-    for r in rows:
-        for k, v in r.items():
-            if isinstance(v, float) and math.isnan(v):
-                r[k] = None
-    return rows
+def _dicts(columns: list[tuple[str, pa.Array, bool]], pick) -> list[dict[str, Any]]:
+    """Rows as dicts of Python values, converted column by column (`pick` selects the rows of each
+    column): the same dicts as ``to_pylist`` of those rows in about a third of the time; NaN is a null."""
+    names, values = [], []
+    for name, arr, is_float in columns:
+        vals = pick(arr).to_pylist()
+        if is_float:
+            vals = [None if v != v else v for v in vals]
+        names.append(name)
+        values.append(vals)
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -321,7 +346,10 @@ class Snapshot:
         return rows[0] if rows else None
 
     def member_ids(self, master_id: str) -> list[str]:
-        return [] if self.master_members is None else self.master_members.rows(master_id)["account_id"].tolist()
+        if self.master_members is None:
+            return []
+        lo, hi = self.master_members.span(master_id)
+        return self.master_members.arrow.column("account_id").slice(lo, hi - lo).to_pylist()
 
     def members_of(self, master_id: str) -> list[dict[str, Any]]:
         return [] if self.master_members is None else self.master_members.records(master_id)
