@@ -93,14 +93,17 @@ class Fallback(Exception):
     """At run time: graphql-core would report an error here (or do something plans do not cover)."""
 
 
-# How a field's value is read.
-ATTR, CALL_DEFAULT, RESOLVE, TYPENAME = range(4)
+# How a field's value is read: an attribute, Strawberry's resolver of a field without one, a resolver function
+# called through Strawberry's wrapper (arguments converted, field extensions, exception handlers), the same
+# function called directly (nothing for that wrapper to do: no arguments, extensions or handlers), __typename.
+ATTR, CALL_DEFAULT, RESOLVE, DIRECT, TYPENAME = range(5)
 
 Completer = Callable[[Any, Path | None, "Run"], Any]
 
 
 class FieldPlan:
-    __slots__ = ("args", "attr", "complete", "field_def", "key", "kind", "node", "nodes", "parent_type", "path_needed", "resolve", "value")
+    __slots__ = ("args", "attr", "call", "complete", "field_def", "key", "kind", "node", "nodes", "nullable", "parent_type",
+                 "path_needed", "resolve", "same", "value")
 
     def __init__(self, key: str, kind: int, parent_type: GraphQLObjectType) -> None:
         self.key = key
@@ -115,6 +118,13 @@ class FieldPlan:
         self.complete: Completer | None = None
         self.path_needed = False  # something below needs the response path (a resolver's info)
         self.value: Any = None  # TYPENAME: the type's name
+        self.same: type = _Never  # a leaf whose values of this class are returned unchanged (see UNCHANGED)
+        self.nullable = False
+        self.call: tuple | None = None  # DIRECT: (function, pass source first, info parameter, source parameters, Info class)
+
+
+class _Never:
+    """No value is of this class."""
 
 
 class Run:
@@ -146,13 +156,29 @@ def run_fields(fields: tuple[FieldPlan, ...], type_name: str, source: Any, path:
     for f in fields:
         kind = f.kind
         if kind == ATTR:
-            out[f.key] = f.complete(getattr(source, f.attr), Path(path, f.key, type_name) if f.path_needed else None, run)
+            value = getattr(source, f.attr)
+            same = f.same
+            if value.__class__ is same:  # what complete_leaf would return, without the call
+                if same is not float or value - value == 0.0:
+                    out[f.key] = value
+                    continue
+            elif value is None and f.nullable:
+                out[f.key] = None
+                continue
+            out[f.key] = f.complete(value, Path(path, f.key, type_name) if f.path_needed else None, run)
             continue
         if kind == TYPENAME:
             out[f.key] = f.value
             continue
         field_path = Path(path, f.key, type_name)
-        if kind == CALL_DEFAULT:
+        if kind == DIRECT:
+            func, pass_source, info_name, source_names, info_class = f.call
+            kwargs = {name: source for name in source_names}
+            if info_name is not None:
+                kwargs[info_name] = info_class(_raw_info=run.build_info(f.field_def, f.nodes, f.parent_type, field_path),
+                                               _field=f.value)
+            value = func(source, **kwargs) if pass_source else func(**kwargs)
+        elif kind == CALL_DEFAULT:
             value = f.resolve(source, None)
         else:
             info = run.build_info(f.field_def, f.nodes, f.parent_type, field_path)
@@ -279,6 +305,10 @@ class Compiler:
                 f.attr = sfield.python_name
             else:
                 f = FieldPlan(key, CALL_DEFAULT, parent_type)
+        elif (call := self.direct_call(resolve, sfield, field_def, node)) is not None:
+            f = FieldPlan(key, DIRECT, parent_type)
+            f.call = call
+            f.value = sfield
         else:
             f = FieldPlan(key, RESOLVE, parent_type)
             if field_def.args or node.arguments:
@@ -292,7 +322,28 @@ class Compiler:
         f.nodes = [d.node for d in details]
         f.complete, below = self.completer(field_def.type, details, (field_def, parent_type))
         f.path_needed = f.kind != ATTR or below
+        f.nullable = not is_non_null_type(field_def.type)
+        leaf = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
+        f.same = UNCHANGED.get(leaf, _Never) if is_leaf_type(leaf) else _Never
         return f
+
+    def direct_call(self, resolve, sfield, field_def, node: FieldNode) -> tuple | None:
+        """How to call a resolver function without Strawberry's wrapper, when the wrapper has nothing to do:
+        Strawberry's own wrapper (not a custom resolve), no GraphQL arguments, no field extensions, no exception
+        handlers in the schema.  It passes exactly what the wrapper would: the source as ``self`` or as the
+        parent/root parameter, and a Strawberry ``Info`` around graphql-core's resolve info."""
+        strawberry_schema = getattr(self.schema, "_strawberry_schema", None)
+        if (strawberry_schema is None or getattr(strawberry_schema, "exception_handlers", ()) or not isinstance(sfield, StrawberryField)
+                or sfield.base_resolver is None or sfield.extensions or sfield.arguments or field_def.args or node.arguments
+                or not getattr(resolve, "__qualname__", "").startswith("GraphQLCoreConverter.from_resolver.")):
+            return None
+        resolver = sfield.base_resolver
+        func = resolver.wrapped_func
+        if not callable(func):
+            return None
+        info = resolver.info_parameter
+        sources = tuple(p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None)
+        return func, resolver.self_parameter is not None, None if info is None else info.name, sources, strawberry_schema.config.info_class
 
     def completer(self, type_, details: list, owner: tuple) -> tuple[Completer, bool]:
         """How to complete a value of `type_`, and whether that needs the response path.

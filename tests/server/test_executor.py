@@ -183,6 +183,7 @@ class Item:
     name: str
     price: float | None
     label: str | None = None
+    loud: str = strawberry.field(resolver=lambda: "static")
 
     @strawberry.field
     def boom(self) -> str | None:
@@ -195,6 +196,14 @@ class Item:
     @strawberry.field
     async def later(self, info: strawberry.Info) -> int:
         return await info.context["loader"].load(len(self.name))
+
+    @strawberry.field
+    def upper(self, parent: strawberry.Parent[Item]) -> str:  # the source as self and as the parent
+        return parent.name.upper() + str(self is parent)
+
+    @strawberry.field
+    def quiet(self, root: strawberry.Parent[Item], info: strawberry.Info) -> str:
+        return f"{root.name.lower()} ({info.field_name}, {info.path.key}, {info.path.prev.key})"
 
     @strawberry.field
     def child(self) -> Item | None:
@@ -247,6 +256,7 @@ def run_small(schema, query, variables=None):
     ("query", "planned"),
     [
         ("{ items { name price label child { name child { name } } } }", True),
+        ("{ items { upper quiet loud q: quiet } }", True),  # resolvers called directly: self, parent, info
         ("{ items(first: 5) { name later child { later } } }", True),  # async fields, one DataLoader batch per round
         ("{ items { name boom } }", True),  # a resolver raising: graphql-core's error and partial data
         ("{ items { name must } }", True),  # null for a non-null field: the null propagates
