@@ -58,6 +58,8 @@ def _clean(value: Any) -> Any:
 
 
 def _as_date(value: Any) -> date | None:
+    if value.__class__ is date:  # what Arrow's date32 columns give: nothing to clean
+        return value
     value = _clean(value)
     if isinstance(value, datetime):
         return value.date()
