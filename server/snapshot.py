@@ -90,8 +90,8 @@ class Table:
         return len(self.df)
 
     def span(self, value: str) -> tuple[int, int]:
-        lo = int(np.searchsorted(self.keys, value, side="left"))
-        hi = int(np.searchsorted(self.keys, value, side="right"))
+        lo = int(self.keys.searchsorted(value, "left"))
+        hi = int(self.keys.searchsorted(value, "right"))
         return lo, hi
 
     def rows(self, value: str) -> pd.DataFrame:
@@ -190,7 +190,7 @@ class ArrowTable(Table):
         return self.arrow.num_rows
 
     def span(self, value: str) -> tuple[int, int]:
-        i = int(np.searchsorted(self.keys, value, side="left"))
+        i = int(self.keys.searchsorted(value, "left"))
         if i < len(self.keys) and self.keys[i] == value:
             return int(self.starts[i]), int(self.starts[i + 1])
         lo = int(self.starts[i])
