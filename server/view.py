@@ -98,8 +98,8 @@ def query_fields(body: bytes) -> tuple[str, dict | None, str | None] | None:
     """(query, variables, operation name) of a single operation's JSON body; None for anything else
     (a batch, extensions, a malformed body: Strawberry handles those)."""
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = orjson.loads(body)
+    except ValueError:  # orjson.JSONDecodeError; also what it does not take (NaN, huge integers): Strawberry's json does
         return None
     if not isinstance(data, dict) or not data.keys() <= {"query", "variables", "operationName", "extensions"} or data.get("extensions"):
         return None
