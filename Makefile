@@ -7,6 +7,8 @@ DATA_DIR ?= data
 ACCOUNTS ?= 3000
 SEED ?= 42
 SCALE ?= 100k
+# e.g. BENCH_ARGS="--engine dask --workers 2": the pipeline stage on another engine (own docs section)
+BENCH_ARGS ?=
 CLIENT := client
 CLIENT_DIST := $(CLIENT)/dist/index.html
 CLIENT_SOURCES := $(shell find $(CLIENT)/src $(CLIENT)/scripts -type f 2>/dev/null) $(wildcard $(CLIENT)/index.html $(CLIENT)/vite.config.ts $(CLIENT)/codegen.ts $(CLIENT)/tsconfig.json) schema.graphql
@@ -77,7 +79,7 @@ client-test: venv client-build e2e-browser
 	cd $(CLIENT) && CHROMIUM=$(CHROMIUM) npm run e2e
 
 bench: venv
-	$(BIN)/python -m etl.bench --scale $(SCALE)
+	$(BIN)/python -m etl.bench --scale $(SCALE) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(DATA_DIR) .bench .pytest_cache $(CLIENT)/dist $(CLIENT)/test-output

@@ -46,15 +46,52 @@ class Measurement:
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run a command; return (wall seconds, peak RSS MiB) of that process tree's largest member."""
+    seconds, rss, _ = run_measured_tree(cmd, env)
+    return seconds, rss
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants now (Linux /proc)."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                total += next((int(ln.split()[1]) for ln in fh if ln.startswith("VmRSS:")), 0)
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as fh:
+                    stack += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError):
+            continue  # exited meanwhile
+    return total
+
+
+def run_measured_tree(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """`run_measured` plus the peak of the whole tree's summed RSS, sampled every 0.2 s:
+    what a run with worker processes really holds at once (nan where /proc is missing)."""
+    import threading
+
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    if Path("/proc").is_dir():
+        sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         raise SystemExit(f"benchmark step failed ({proc.returncode}): {' '.join(cmd)}\n{err[-4000:]}")
-    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is KiB on Linux
+    tree = peak[0] / 1024 if sampler.is_alive() or peak[0] else float("nan")
+    return seconds, usage.ru_maxrss / 1024, tree  # ru_maxrss is KiB on Linux
 
 
 def machine() -> dict[str, str]:
@@ -86,9 +123,23 @@ API_DURATION = {"tiny": 0.5, "10k": 5.0, "100k": 10.0, "1m": 10.0}  # seconds pe
 API_TARGETS = {"1m": (20.0, 3072)}  # server startup: seconds to /readyz, peak RSS MiB (issue: the API)
 
 
+def engine_variant(engine_args: list[str]) -> str:
+    """A name for a non-default pipeline engine ('' for the serial local one): keeps its
+    results file and docs section apart from the default's, so both can be compared."""
+    if not engine_args:
+        return ""
+    opts = dict(zip(engine_args[::2], engine_args[1::2]))
+    kind = opts.get("--engine", "local")
+    where = "scheduler" if "--scheduler" in opts else f"{opts.get('--workers', '1')}w"
+    return f"{kind}-{where}"
+
+
 def bench(scale: str, seed: int, workdir: Path, write_docs: bool, backfill_months: int, extract: bool = True,
-          api: bool = True, api_engine: str = "auto") -> dict:
+          api: bool = True, api_engine: str = "auto", engine_args: list[str] | None = None) -> dict:
+    """``engine_args``: the pipeline's ``--engine/--workers/--scheduler`` options (default: serial, local)."""
     accounts = SCALES[scale]
+    engine_args = list(engine_args or [])
+    variant = engine_variant(engine_args)
     c360 = [sys.executable, "-m", "etl.cli"]
     data_dir = workdir / f"seed{seed}-{scale}"
     results: list[Measurement] = []
@@ -105,16 +156,23 @@ def bench(scale: str, seed: int, workdir: Path, write_docs: bool, backfill_month
     results.append(Measurement("generate", gen["seconds"], gen["peak_rss_mib"], accounts, "data set cached; figure from when it was made" if reused else ""))
 
     report = data_dir / "last_run.json"
-    secs, rss = run_measured(
+    secs, rss, tree_rss = run_measured_tree(
         c360
         + ["pipeline", "run", "--as-of", AS_OF, "--data-dir", str(data_dir), "--run-id", "bench",
-           "--backfill-months", str(backfill_months), "--report-json", str(report)]
+           "--backfill-months", str(backfill_months), "--report-json", str(report)] + engine_args
     )
-    stages = json.loads(report.read_text())["stages"]
-    for stage, s in stages.items():
-        results.append(Measurement(f"  {stage}", s, float("nan"), accounts, "inside the pipeline process"))
-    results.append(Measurement("pipeline (bronze -> published gold)", secs, rss, accounts,
-                               f"incl. {backfill_months} month-ends of history"))
+    run_report = json.loads(report.read_text())
+    for stage, s in run_report["stages"].items():
+        note = "wall time of the partition tasks running in parallel, appends included" if stage == "partitions" else ""
+        results.append(Measurement(f"  {stage}", s, float("nan"), accounts, note or "inside the pipeline process"))
+    for stage, s in run_report.get("task_seconds", {}).items() if variant else ():
+        results.append(Measurement(f"  task {stage}", s, float("nan"), accounts, "inside the partition tasks, summed over workers"))
+    engine = run_report.get("engine") or {}
+    note = f"incl. {backfill_months} month-ends of history"
+    if variant:
+        note += (f"; engine {engine.get('engine')}, {engine.get('workers') or 'cluster'} worker(s); peak RSS is the largest "
+                 f"process, the whole process tree peaked at {tree_rss:,.0f} MiB")
+    results.append(Measurement("pipeline (bronze -> published gold)", secs, rss, accounts, note))
 
     # The rules target is set at a million accounts whatever the book size benchmarked.
     rules_accounts = RULES_ACCOUNTS if accounts >= 100_000 else accounts
@@ -148,16 +206,17 @@ def bench(scale: str, seed: int, workdir: Path, write_docs: bool, backfill_month
 
     out = {
         "scale": scale,
+        "variant": variant,
         "accounts": accounts,
         "seed": seed,
         "as_of": AS_OF,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "command": f"make bench SCALE={scale}",
+        "command": f"make bench SCALE={scale}" + (f" BENCH_ARGS='{' '.join(engine_args)}'" if variant else ""),
         "results": [asdict(m) | {"accounts_per_second": round(m.accounts_per_second)} for m in results],
         "api": api_out,
     }
-    (workdir / f"results-{scale}.json").write_text(json.dumps(out, indent=2))
+    (workdir / f"results-{_section(out)}.json").write_text(json.dumps(out, indent=2))
     if write_docs:
         update_docs(REPO_ROOT / "docs" / "benchmarks.md", out)
     return out
@@ -237,9 +296,13 @@ def render(out: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _section(out: dict) -> str:
+    return out["scale"] + (f"-{out['variant']}" if out.get("variant") else "")
+
+
 def update_docs(path: Path, out: dict) -> None:
-    """Replace this scale's section of docs/benchmarks.md, keeping the others."""
-    begin, end = MARKER_BEGIN.format(scale=out["scale"]), MARKER_END.format(scale=out["scale"])
+    """Replace this scale's (and engine's) section of docs/benchmarks.md, keeping the others."""
+    begin, end = MARKER_BEGIN.format(scale=_section(out)), MARKER_END.format(scale=_section(out))
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     section = f"{begin}\n{render(out)}{end}"
     if begin in text and end in text:
@@ -261,10 +324,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-extract", action="store_true", help="skip the Salesforce extraction stage")
     parser.add_argument("--no-api", action="store_true", help="skip the API stages (server startup, load)")
     parser.add_argument("--api-engine", choices=["auto", "wrk", "python"], default="auto", help="load generator")
+    parser.add_argument("--engine", choices=["local", "dask"], help="the pipeline's engine (default: local, serial)")
+    parser.add_argument("--workers", type=int, help="the pipeline's --workers")
+    parser.add_argument("--scheduler", help="the pipeline's --scheduler (with --engine dask)")
     args = parser.parse_args(argv)
+    engine_args = [w for opt, v in (("--engine", args.engine), ("--workers", args.workers), ("--scheduler", args.scheduler))
+                   if v is not None for w in (opt, str(v))]
     args.workdir.mkdir(parents=True, exist_ok=True)
     out = bench(args.scale, args.seed, args.workdir, not args.no_docs and args.scale != "tiny", args.backfill_months,
-                extract=not args.no_extract, api=not args.no_api, api_engine=args.api_engine)
+                extract=not args.no_extract, api=not args.no_api, api_engine=args.api_engine, engine_args=engine_args)
     print(render(out))
 
 

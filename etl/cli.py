@@ -106,14 +106,24 @@ def pipeline_run(
     accounts_per_partition: Annotated[int, typer.Option(min=1, help="With --partitions 0: accounts per partition")] = 25_000,
     source: Annotated[str, typer.Option(help="'bronze': what has landed; 'salesforce': extract incrementally first")] = "bronze",
     report_json: Annotated[Path | None, typer.Option(help="Also write stage timings and row counts to this JSON file")] = None,
+    engine: Annotated[str, typer.Option(help="Where partitions run: 'local' (this machine) or 'dask' (a Dask cluster)")] = "local",
+    workers: Annotated[int | None, typer.Option(
+        help="local: partitions run at once, each in its own process [default 1: in this process]; "
+             "dask: worker processes of a local cluster started for the run", show_default=False)] = None,
+    scheduler: Annotated[str | None, typer.Option(help="With --engine dask: a running scheduler, tcp://HOST:PORT")] = None,
     data_dir: DataDir = None,
     config_dir: ConfigDir = None,
 ) -> None:
     """Build silver and gold from bronze and publish them as one snapshot."""
+    from etl.engine import EngineSpec
     from etl.pipeline import RunOptions, run_pipeline
 
     if source not in ("bronze", "salesforce"):
         raise typer.BadParameter(f"unknown source {source!r}; supported: bronze, salesforce", param_hint="--source")
+    try:
+        engine_spec = EngineSpec(engine, workers=workers, scheduler=scheduler)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     s = _settings(data_dir, config_dir)
     if source == "salesforce":
         EXTRACT(objects=None, full_refresh=False, data_dir=s.data_dir, config_dir=s.config_dir)
@@ -125,6 +135,7 @@ def pipeline_run(
         backfill_months=backfill_months,
         partitions=partitions,
         accounts_per_partition=accounts_per_partition,
+        engine=engine_spec,
     )
     with _progress() as bar:
         task = bar.add_task("pipeline", total=1.0)
@@ -319,20 +330,21 @@ def export_schema(
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer.Exit(n) comes back as n here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except C360Error as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here with standalone_mode=False
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors arrive here with standalone_mode=False
+        # Typer 0.29+ raises its own copy of click's exceptions, older ones click's: both have show().
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
+        if type(exc).__name__ == "Exit" and isinstance(getattr(exc, "exit_code", None), int):
             sys.exit(exc.exit_code)
         raise
 

@@ -2,8 +2,10 @@
 
 C360Error
  ├── ConfigError   a configuration file or setting is invalid: nothing was written
- └── DataError     input data cannot be read at all (a whole file, not a row:
-                   bad rows go to quarantine instead)
+ ├── DataError     input data cannot be read at all (a whole file, not a row:
+ │                 bad rows go to quarantine instead)
+ └── EngineError   the engine asked for cannot be reached or started (a Dask
+                   scheduler, the `dask` extra): nothing was written
 """
 
 
@@ -18,4 +20,8 @@ class ConfigError(C360Error):
 
 
 class DataError(C360Error):
+    pass
+
+
+class EngineError(C360Error):
     pass

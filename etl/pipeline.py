@@ -8,9 +8,13 @@ anything is written.
 Large books are processed in account-hash partitions: bronze is split once
 into per-partition files (every record with its account, every version of a
 record with the account of its latest version), then silver, gold and history
-run partition by partition and append to the run's tables, so memory is
-bounded by one partition.  Linking and the master roll-ups need every account
-at once and run afterwards on the few columns they use.
+run as one task per partition (`etl.task`) on the chosen engine (`etl.engine`:
+serially here, a process pool, or Dask) and the outputs are appended to the
+run's tables in partition order, so the driver holds one partition at a time.
+The rule facts that read an account's own records are computed in the
+partition tasks too.  Linking, the master roll-ups and the segment-level rule
+facts need every account at once and run afterwards on the few columns they
+use; outcomes read the history of the few accounts that need it.
 """
 
 from __future__ import annotations
@@ -19,10 +23,9 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -30,43 +33,47 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from etl import storage
+from etl import clustered, location, storage
 from etl.contracts import BRONZE_TABLES
-from etl.errors import DataError
-from etl.gold import (
-    GOLD_SCHEMAS,
-    compute_gold,
-    compute_metric_history,
-    load_metrics_config,
-    month_ends_before,
-)
-from etl.gold import to_arrow as gold_to_arrow
+from etl.engine import EngineSpec, open_engine
+from etl.errors import DataError, EngineError
+from etl.gold import GOLD_SCHEMAS, compute_gold, load_metrics_config, month_ends_before
 from etl import linking
 from etl.partition import (
     BRONZE_ACCOUNT_KEYS,
     BRONZE_CHILD_KEYS,
     BRONZE_REFERENCE_TABLES,
-    REFERENCE_TABLES,
     partition_of,
     record_partitions,
     split_tables,
 )
 import rules
-from etl.silver import build_silver, load_mapping, quarantine_to_arrow
-from etl.silver import to_arrow as silver_to_arrow
+from etl.silver import load_mapping
+from etl.task import (  # noqa: F401 - merge_history, validate_gold and the table names are part of this module's API
+    HISTORY,
+    METRICS,
+    TIMELINE,
+    APPEND_LAYOUT,
+    WORK_MARKER,
+    PartitionTask,
+    RunParams,
+    load_part,
+    merge_history,
+    run_partition,
+    run_partition_to_parts,
+    validate_gold,
+)
 
 MAPPING_FILE = "bronze_to_silver_mapping.json"
 METRICS_FILE = "silver_to_gold_metrics.json"
 LINKING_FILE = "account_linking.json"
 MANUAL_LINKS_FILE = "manual_account_linkages.json"
 RULES = "rules"
-
-METRICS = "gold_customer_360_metrics"
-TIMELINE = "gold_customer_timeline"
-HISTORY = "gold_customer_metric_history"
+# Whole tables the API serves from the file, a page or an account at a time (server.snapshot.FileTable).
+SERVED_LAYOUT = {"row_group_rows": clustered.ROW_GROUP_ROWS, "compression": "lz4"}
+OUTCOME_HISTORY_COLUMNS = ["account_id", "as_of", "health_score", "churn_risk"]
 
 Progress = Callable[[str, float], None]  # (stage label, fraction of the run done)
 
@@ -94,6 +101,8 @@ class RunResult:
     stages: list[StageTiming] = field(default_factory=list)
     tables: list[TableCount] = field(default_factory=list)
     quality: pd.DataFrame | None = None
+    # time inside the partition tasks by stage, summed over partitions (and so over workers)
+    task_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -106,6 +115,8 @@ class RunResult:
                 "as_of": self.as_of.isoformat(),
                 "snapshot": str(self.snapshot.path),
                 "stages": {s.stage: round(s.seconds, 3) for s in self.stages},
+                "engine": self.snapshot.manifest.get("engine"),
+                "task_seconds": {k: round(v, 3) for k, v in self.task_seconds.items()},
                 "tables": [vars(t) for t in self.tables],
             },
             indent=2,
@@ -114,7 +125,7 @@ class RunResult:
 
 @dataclass(frozen=True)
 class RunOptions:
-    data_dir: Path
+    data_dir: Path | str  # a local path, or an fsspec URL (etl.location)
     config_dir: Path
     as_of: date
     run_id: str | None = None
@@ -122,6 +133,7 @@ class RunOptions:
     partitions: int = 0  # 0: one partition per `accounts_per_partition` accounts
     accounts_per_partition: int = 25_000
     rules_dir: Path = rules.DEFAULT_RULES_DIR
+    engine: EngineSpec = EngineSpec()  # where the partitions run (etl.engine)
 
 
 def check_config(config_dir: Path, rules_dir: Path = rules.DEFAULT_RULES_DIR) -> dict[str, object]:
@@ -143,22 +155,6 @@ def _previous_gold(previous: storage.Snapshot | None, table: str) -> pd.DataFram
     return previous.read("gold", table)
 
 
-def merge_history(previous: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
-    """History accumulates across runs; a date computed again replaces the earlier rows for it.
-
-    ``previous`` holds the earlier rows of the same accounts as ``new``.
-    """
-    new = new.assign(as_of=pd.to_datetime(new["as_of"]).astype("datetime64[s]"))
-    if previous is None or previous.empty:
-        merged = new
-    else:
-        # Parquet gives back date objects; align the dtype so old and new rows sort together.
-        previous = previous.assign(as_of=pd.to_datetime(previous["as_of"]).astype("datetime64[s]"))
-        keep = ~previous["as_of"].isin(set(new["as_of"]))
-        merged = pd.concat([previous[keep], new], ignore_index=True)
-    return merged.sort_values(["account_id", "as_of"], kind="stable").reset_index(drop=True)
-
-
 def compute_gold_partitioned(silver: dict[str, pd.DataFrame], params, as_of: date, run_id: str, partitions: int):
     """compute_gold over account-hash partitions, concatenated in a canonical order."""
     parts = [compute_gold(chunk, params, as_of, run_id=run_id) for chunk in split_tables(silver, partitions)]
@@ -174,20 +170,6 @@ def compute_gold_partitioned(silver: dict[str, pd.DataFrame], params, as_of: dat
     }
 
 
-def validate_gold(silver: dict[str, pd.DataFrame], gold: dict[str, pd.DataFrame]) -> None:
-    """Checks that must hold before a snapshot may be published."""
-    metrics = gold[METRICS]
-    accounts = silver["accounts"]["account_id"]
-    if len(metrics) != len(accounts) or metrics["account_id"].duplicated().any():
-        raise DataError(
-            f"{METRICS}: expected one row per silver account ({len(accounts)}), got {len(metrics)} rows"
-        )
-    for col in ("health_score", "churn_risk"):
-        s = metrics[col].dropna()
-        if len(s) and (s.min() < 0 or s.max() > 100):
-            raise DataError(f"{METRICS}.{col}: values outside 0-100 ({s.min()}..{s.max()})")
-
-
 @contextmanager
 def _stage(timings: dict[str, float], name: str, progress: Progress | None = None, done: float | None = None) -> Iterator[None]:
     """Time a stage; partitions add up into the same stage."""
@@ -196,11 +178,6 @@ def _stage(timings: dict[str, float], name: str, progress: Progress | None = Non
     start = time.perf_counter()
     yield
     timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
-
-
-LINK_ACCOUNT_COLUMNS = ["account_id", "account_name", "parent_id", "phone", "website"]
-LINK_CONTACT_COLUMNS = ["contact_id", "account_id", "email", "phone"]
-ROLLUP_METRIC_COLUMNS = ["account_id", "arr_usd", "mrr_usd", "health_score", "churn_level", "next_contract_end_date"]
 
 
 def plan_partitions(data_dir: Path, opts: RunOptions) -> int:
@@ -252,8 +229,8 @@ class _PartitionWriters:
     so row groups stay reasonably large while memory stays bounded.
     """
 
-    def __init__(self, work_dir: Path, table: str, schema: pa.Schema, partitions: int):
-        self.paths = [work_dir / f"p{p:05d}" / f"{table}.parquet" for p in range(partitions)]
+    def __init__(self, work_dir: location.Location, table: str, schema: pa.Schema, partitions: int):
+        self.paths = [location.join(work_dir, f"p{p:05d}", f"{table}.parquet") for p in range(partitions)]
         self.writers: list[pq.ParquetWriter | None] = [None] * partitions
         self.schema = schema
         self.buffers: list[list[pa.Table]] = [[] for _ in range(partitions)]
@@ -267,8 +244,10 @@ class _PartitionWriters:
 
     def _writer(self, p: int) -> pq.ParquetWriter:
         if self.writers[p] is None:
-            self.paths[p].parent.mkdir(parents=True, exist_ok=True)
-            self.writers[p] = pq.ParquetWriter(self.paths[p], self.schema, compression="lz4")
+            fs, where = location.fs_path(self.paths[p])
+            if fs is None:
+                self.paths[p].parent.mkdir(parents=True, exist_ok=True)
+            self.writers[p] = pq.ParquetWriter(where, self.schema, compression="lz4", filesystem=fs)
         return self.writers[p]
 
     def flush(self) -> None:
@@ -282,11 +261,12 @@ class _PartitionWriters:
         self.flush()
         for p in range(len(self.paths)):
             self._writer(p).close()  # a partition without rows still gets its (empty) file
-            with open(self.paths[p], "rb") as fh:
-                os.fsync(fh.fileno())
+            if not location.is_remote(self.paths[p]):
+                with open(self.paths[p], "rb") as fh:
+                    os.fsync(fh.fileno())
 
 
-def split_bronze(data_dir: Path, work_dir: Path, partitions: int) -> None:
+def split_bronze(data_dir: location.Location, work_dir: location.Location, partitions: int) -> None:
     """Write every account-owned bronze table as one file per partition under ``work_dir``.
 
     Two streaming passes per table, so no bronze table is ever whole in memory:
@@ -300,7 +280,7 @@ def split_bronze(data_dir: Path, work_dir: Path, partitions: int) -> None:
     for table in sorted(BRONZE_TABLES, key=lambda t: t in BRONZE_CHILD_KEYS):
         if table in BRONZE_REFERENCE_TABLES:
             tbl = storage.read_bronze_arrow(data_dir, table)
-            storage.write_parquet(tbl, work_dir / "reference" / f"{table}.parquet", compression="lz4")
+            storage.write_parquet(tbl, location.join(work_dir, "reference", f"{table}.parquet"), compression="lz4")
             continue
         keys = storage.read_bronze_arrow(data_dir, table, columns=_key_columns(table))
         parts = _row_partitions(table, keys, partitions, parents)
@@ -324,22 +304,17 @@ def split_bronze(data_dir: Path, work_dir: Path, partitions: int) -> None:
         del parts
 
 
-def read_partition(work_dir: Path, p: int) -> dict[str, pd.DataFrame]:
-    out = {}
-    for table in BRONZE_TABLES:
-        sub = "reference" if table in BRONZE_REFERENCE_TABLES else f"p{p:05d}"
-        out[table] = pq.read_table(work_dir / sub / f"{table}.parquet").to_pandas()
-    return out
-
-
 STATE_DB = Path("state") / "c360.sqlite"
 
 
 def _read_state(data_dir: Path, sql: str) -> pd.DataFrame | None:
     """A query over the API's SQLite state store (None before the API has made one).
 
-    Read-only, so a running server is never blocked.
+    Read-only, so a running server is never blocked.  The store is the API's local
+    SQLite file: a data directory on another filesystem has none.
     """
+    if location.is_remote(data_dir):
+        return None
     path = Path(data_dir) / STATE_DB
     if not path.exists():
         return None
@@ -370,20 +345,19 @@ def api_link_decisions(data_dir: Path) -> list[tuple]:
     return list(rows.itertuples(index=False, name=None))
 
 
-def _previous_history_for(previous: storage.Snapshot | None, account_ids: pd.Series) -> pd.DataFrame | None:
-    """The previous snapshot's history rows of these accounts (one partition's)."""
-    if previous is None or HISTORY not in previous.tables("gold"):
-        return None
-    ids = pa.array(account_ids.astype(str).tolist(), pa.string())
-    tbl = pq.read_table(previous.table_path("gold", HISTORY))
-    return tbl.filter(pc.is_in(tbl.column("account_id"), value_set=ids)).to_pandas()
+def _stage_of(layer: str, name: str) -> str:
+    """The stage an appended table's write time counts towards (the serial loop's stage names)."""
+    return "history" if name == HISTORY else "gold" if layer == "gold" else "silver"
 
 
 def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResult:
     configs = check_config(opts.config_dir, opts.rules_dir)  # before anything is written
-    mapping, params = configs[MAPPING_FILE], configs[METRICS_FILE]
+    opts = dataclasses.replace(opts, data_dir=location.as_location(opts.data_dir))
+    if location.is_process_local(opts.data_dir) and not opts.engine.in_process:
+        raise EngineError(f"{opts.data_dir} is visible to this process only: run it with the serial engine (--workers 1)")
     run_id = opts.run_id or storage.new_run_id()
     timings: dict[str, float] = {}
+    task_seconds: dict[str, float] = {}  # partition tasks' own time, summed over workers
 
     present = storage.bronze_tables_present(opts.data_dir)
     if "Account" not in present:
@@ -394,62 +368,68 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
     # The snapshot this run follows, opened once: history, master ids and the rules
     # lifecycle all continue from the same one even if another run publishes meanwhile.
     previous = storage.open_snapshot(opts.data_dir)
+    rules.check_lifecycle_order(previous, opts.as_of)
     partitions = plan_partitions(opts.data_dir, opts)
     dates = month_ends_before(opts.as_of, opts.backfill_months) + [opts.as_of]
-    writer = storage.RunWriter(opts.data_dir, run_id)
-    work_dir = storage.runs_dir(opts.data_dir) / f".work-{run_id}"
-    shutil.rmtree(work_dir, ignore_errors=True)
+    previous_history = (
+        os.fspath(previous.table_path("gold", HISTORY)) if previous and HISTORY in previous.tables("gold") else None
+    )
+    run = RunParams(run_id, opts.as_of, tuple(dates), configs[MAPPING_FILE], configs[METRICS_FILE], previous_history,
+                    configs[RULES].parameters)
+    work_dir = location.join(storage.runs_dir(opts.data_dir), f".work-{run_id}")
+    tasks = [PartitionTask(p, partitions, os.fspath(opts.data_dir), os.fspath(work_dir), run) for p in range(partitions)]
     reports: list[pd.DataFrame] = []
     link_accounts: list[pd.DataFrame] = []
     link_contacts: list[pd.DataFrame] = []
     rollup_metrics: list[pd.DataFrame] = []
+    rule_parts: list[rules.PartitionFacts] = []
+    products: pd.DataFrame | None = None
     bronze_rows: dict[str, int] = {}
+    writer: storage.RunWriter | None = None
     try:
-        with _stage(timings, "bronze", progress, 0.0):
-            if partitions > 1:
-                split_bronze(opts.data_dir, work_dir, partitions)
-
-        for p in range(partitions):
-            share = p / partitions
-            with _stage(timings, "bronze", progress, 0.05 + 0.75 * share):
+        # A Dask scheduler that cannot be reached stops the run before anything is written.
+        # The engine is closed (workers stopped) before linking, and before a failed run is cleaned up.
+        with open_engine(opts.engine) as engine:
+            writer = storage.RunWriter(opts.data_dir, run_id)
+            location.remove_tree(work_dir)
+            location.makedirs(work_dir)
+            location.write_text(location.join(work_dir, WORK_MARKER), run_id)  # tasks write part files only while it exists
+            with _stage(timings, "bronze", progress, 0.0):
                 if partitions > 1:
-                    bronze = read_partition(work_dir, p)
-                else:
-                    bronze = {t: storage.read_bronze(opts.data_dir, t) for t in BRONZE_TABLES}
-                for t, df in bronze.items():
-                    if p == 0 or t not in BRONZE_REFERENCE_TABLES:
-                        bronze_rows[t] = bronze_rows.get(t, 0) + len(df)
+                    split_bronze(opts.data_dir, work_dir, partitions)
 
-            with _stage(timings, "silver"):
-                result = build_silver(bronze, mapping, run_id=run_id)
-                del bronze
-                silver = result.tables
-                first = p == 0
-                for name, df in silver.items():
-                    if first or name not in REFERENCE_TABLES:  # reference tables are whole in every partition
-                        writer.append("silver", name, silver_to_arrow(name, df))
-                quarantine, report = result.quarantine, result.report.to_frame()
-                if not first:
-                    quarantine = quarantine[~quarantine["table"].isin(BRONZE_REFERENCE_TABLES)]
-                    report = report[~report["table"].isin(REFERENCE_TABLES | BRONZE_REFERENCE_TABLES)]
-                writer.append("quarantine", "quarantine", quarantine_to_arrow(quarantine))
-                reports.append(report)
-                link_accounts.append(silver["accounts"][LINK_ACCOUNT_COLUMNS])
-                link_contacts.append(silver["contacts"][LINK_CONTACT_COLUMNS])
-
-            with _stage(timings, "gold"):
-                gold = compute_gold(silver, params, opts.as_of, run_id=run_id)
-                validate_gold(silver, gold)
-                for name in (METRICS, TIMELINE):
-                    writer.append("gold", name, gold_to_arrow(name, gold[name]))
-                rollup_metrics.append(gold[METRICS][ROLLUP_METRIC_COLUMNS])
-                del gold
-
-            with _stage(timings, "history"):
-                new_history = compute_metric_history(silver, params, dates, run_id=run_id)
-                earlier = _previous_history_for(previous, silver["accounts"]["account_id"])
-                writer.append("gold", HISTORY, gold_to_arrow(HISTORY, merge_history(earlier, new_history)))
-            del silver, result
+            # Outputs arrive in partition order; in-process ones as tables, others as part
+            # files, read back one table at a time and deleted once appended.
+            task_fn = run_partition if opts.engine.in_process else run_partition_to_parts
+            loop_start = time.perf_counter()
+            with closing(engine.map(task_fn, tasks)) as outputs:
+                for out in outputs:
+                    for stage, secs in out.seconds.items():
+                        task_seconds[stage] = task_seconds.get(stage, 0.0) + secs
+                    for layer, name, rows in out.tables:
+                        start = time.perf_counter()
+                        writer.append(layer, name, load_part(rows), **APPEND_LAYOUT.get(name, {}))
+                        if isinstance(rows, str):
+                            location.remove(location.as_location(rows))
+                        if opts.engine.in_process:
+                            timings[_stage_of(layer, name)] = timings.get(_stage_of(layer, name), 0.0) + time.perf_counter() - start
+                    for t, n in out.bronze_rows.items():
+                        bronze_rows[t] = bronze_rows.get(t, 0) + n
+                    reports.append(out.report)
+                    link_accounts.append(out.link_accounts)
+                    link_contacts.append(out.link_contacts)
+                    rollup_metrics.append(out.rollup_metrics)
+                    rule_parts.append(out.rule_facts)
+                    if out.products is not None:
+                        products = out.products
+                    del out
+                    if progress:
+                        progress(f"partitions ({len(reports)}/{partitions})", 0.05 + 0.8 * len(reports) / partitions)
+            if opts.engine.in_process:  # the serial loop's stages, as before
+                for stage, secs in task_seconds.items():
+                    timings[stage] = timings.get(stage, 0.0) + secs
+            else:  # wall time of the partitions running in parallel, appends included
+                timings["partitions"] = time.perf_counter() - loop_start
 
         with _stage(timings, "linking", progress, 0.85):
             links = linking.link_accounts(
@@ -468,27 +448,32 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                 (linking.REVIEW_QUEUE, links.review_queue),
                 (linking.ROLLUPS, rollups),
             ):
-                writer.write("gold", name, linking.to_arrow(name, df))
+                writer.write("gold", name, linking.to_arrow(name, df), **SERVED_LAYOUT, sorted_by=linking.READ_ORDER.get(name))
 
         with _stage(timings, "rules", progress, 0.9):
-            # Rules compare accounts with their segment, so they see the whole book:
-            # the few silver tables they read come back from this run's own files.
+            # Rules compare accounts with their segment, so they see the whole book: the
+            # per-account facts from the partitions, segment facts over all the metrics.
             writer.finish_appends()
-            needed = ("cases", "invoices", "usage", "opportunities", "opportunity_line_items", "products")
-            silver_for_rules = {name: writer.read("silver", name) for name in needed}
-            fired = rules.run_rules(
-                silver_for_rules,
-                writer.read("gold", METRICS),
-                writer.read("gold", HISTORY),
-                configs[RULES],
+            # published in account order, so the API does not sort a million rows at each start
+            metrics = writer.sort_written("gold", METRICS, ["account_id"]).to_pandas()
+            ruleset = configs[RULES]
+            facts = rules.book_facts(metrics, rules.PartitionFacts.concat(rule_parts), opts.as_of, ruleset.parameters, products)
+            del rule_parts
+            history = clustered.ClusteredTable(writer.path("gold", HISTORY), "account_id")
+            fired = rules.run_rules_on_facts(
+                facts,
+                metrics,
+                # outcomes need the history of the accounts that executed a recommendation only
+                lambda ids: history.read_keys(ids, columns=OUTCOME_HISTORY_COLUMNS).to_pandas(),
+                ruleset,
                 previous,
                 opts.as_of,
                 run_id,
                 status_changes=user_status_changes(opts.data_dir),
             )
-            del silver_for_rules
+            del facts, metrics
             for name, df in fired.items():
-                writer.write("gold", name, rules.to_arrow(name, df))
+                writer.write("gold", name, rules.to_arrow(name, df), **SERVED_LAYOUT, sorted_by=rules.READ_ORDER[name])
             del fired
 
         with _stage(timings, "publish", progress, 0.95):
@@ -499,7 +484,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                 .reset_index()
             )
             writer.write("quarantine", "data_quality_report", quality)
-            shutil.rmtree(work_dir, ignore_errors=True)
+            location.remove_tree(work_dir)
             snapshot = writer.publish(
                 {
                     "as_of": opts.as_of.isoformat(),
@@ -509,11 +494,14 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                     "gold_tables": sorted(GOLD_SCHEMAS) + sorted(linking.LINK_SCHEMAS) + sorted(rules.RULES_SCHEMAS),
                     "linking": dataclasses.asdict(links.stats),
                     "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
+                    "engine": opts.engine.describe(),
+                    "task_seconds": {k: round(v, 3) for k, v in task_seconds.items()},
                 }
             )
     except BaseException:
-        writer.abandon()
-        shutil.rmtree(work_dir, ignore_errors=True)
+        if writer is not None:
+            writer.abandon()
+        location.remove_tree(work_dir)
         raise
 
     counts = [TableCount("bronze", t, None, n) for t, n in bronze_rows.items()]
@@ -523,4 +511,4 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
     if progress:
         progress("done", 1.0)
     stages = [StageTiming(k, v) for k, v in timings.items()]
-    return RunResult(run_id, opts.as_of, snapshot, stages, counts, quality)
+    return RunResult(run_id, opts.as_of, snapshot, stages, counts, quality, task_seconds)

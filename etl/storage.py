@@ -15,6 +15,12 @@ A run writes into ``runs/.staging-<run_id>`` and becomes visible only when
 the staging directory is renamed into place and ``CURRENT`` is replaced, both
 atomic renames on a POSIX filesystem.  A run killed at any point leaves the
 previously published snapshot untouched.
+
+The data directory may also be an fsspec URL (`etl.location`): the same
+layout under a prefix.  An object store has no atomic rename, so a run is
+staged in a local temporary directory and published by copying every file
+under ``runs/<run_id>/``, then ``manifest.json``, then writing ``CURRENT``
+last: ``CURRENT`` is the commit point, and readers only follow it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -33,8 +40,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from etl import clustered, location
 from etl.contracts import BRONZE_FEEDS, BRONZE_METADATA, BRONZE_TABLES
 from etl.errors import DataError
+from etl.location import Location
 
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
@@ -68,14 +77,19 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_parquet(
-    df: pd.DataFrame | pa.Table, path: Path, schema: pa.Schema | None = None, compression: str = "zstd"
+    df: pd.DataFrame | pa.Table, path: Path, schema: pa.Schema | None = None, compression: str = "zstd",
+    row_group_rows: int | None = None,
 ) -> int:
     """Write one Parquet file (fsynced); returns the row count."""
     table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, schema=schema, preserve_index=False)
     if schema is not None and isinstance(df, pa.Table):
         table = table.select(schema.names).cast(schema)
+    if location.is_remote(path):
+        fs, where = location.fs_path(path)
+        pq.write_table(table, where, compression=compression, filesystem=fs, row_group_size=row_group_rows)
+        return table.num_rows
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression=compression)
+    pq.write_table(table, path, compression=compression, row_group_size=row_group_rows)
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
     return table.num_rows
@@ -84,8 +98,8 @@ def write_parquet(
 # --------------------------------------------------------------------------- bronze
 
 
-def bronze_dir(data_dir: Path, table: str) -> Path:
-    return Path(data_dir) / "bronze" / table
+def bronze_dir(data_dir: Location, table: str) -> Location:
+    return location.join(location.as_location(data_dir), "bronze", table)
 
 
 def write_bronze_batch(
@@ -125,7 +139,10 @@ def write_bronze_batch(
     return final
 
 
-def _bronze_files(directory: Path) -> list[Path]:
+def _bronze_files(directory: Location) -> list[Location]:
+    if isinstance(directory, str):
+        return [f for f, rel in location.files_under(directory)
+                if rel[-1].endswith((".parquet", ".csv")) and not any(part.startswith(".") for part in rel)]
     if not directory.is_dir():
         return []
     files = [
@@ -136,6 +153,15 @@ def _bronze_files(directory: Path) -> list[Path]:
         and not any(part.startswith(".") for part in p.relative_to(directory).parts)
     ]
     return sorted(files)
+
+
+def _suffix(path: Location) -> str:
+    return path.suffix if isinstance(path, Path) else "." + location.name(path).rsplit(".", 1)[-1]
+
+
+def _source(path: Location):
+    """What pyarrow's readers take: a local path as is, a URL as an open fsspec file."""
+    return path if isinstance(path, Path) else location.open_input(path)
 
 
 # Rows per batch when bronze is streamed (`iter_bronze_batches`); CSV feeds are
@@ -149,7 +175,7 @@ def _csv_options(path: Path, columns: list[str] | None) -> tuple[list[str], pacs
     # Feeds are text: read every column as a string and let silver parse it,
     # so a bad value is quarantined rather than failing the whole file.
     try:
-        header = pacsv.read_csv(path, read_options=pacsv.ReadOptions(skip_rows_after_names=10**9)).column_names
+        header = pacsv.read_csv(_source(path), read_options=pacsv.ReadOptions(skip_rows_after_names=10**9)).column_names
     except pa.ArrowInvalid as exc:
         raise DataError(f"{path}: unreadable CSV: {exc}") from exc
     opts = pacsv.ConvertOptions(
@@ -198,7 +224,7 @@ def _conform(raw: pa.Table | pa.RecordBatch, present: list[str], path: Path, tab
                     raise DataError(f"{path}: column {field.name} cannot be read as {field.type}: {exc}") from exc
             cols.append(col)
         elif field.name == "_source":
-            cols.append(pa.array([f"feed:{path.name}"] * n, pa.string()))
+            cols.append(pa.array([f"feed:{location.name(path)}"] * n, pa.string()))
         elif field.name == "IsDeleted":
             cols.append(pa.array([False] * n, pa.bool_()))
         else:
@@ -208,19 +234,19 @@ def _conform(raw: pa.Table | pa.RecordBatch, present: list[str], path: Path, tab
 
 def _iter_bronze_file(path: Path, table: str, schema: pa.Schema, columns: list[str] | None, batch_rows: int) -> Iterator[pa.Table]:
     """One bronze file in batches, each already in `_conform`'s schema; never the whole file at once."""
-    if path.suffix == ".csv":
+    if _suffix(path) == ".csv":
         header, opts = _csv_options(path, columns)
         _check_required(header, path, table, schema)  # also for a file without rows
         read_opts = pacsv.ReadOptions(block_size=BRONZE_CSV_BLOCK_BYTES)
         try:
-            reader = pacsv.open_csv(path, read_options=read_opts, convert_options=opts)
+            reader = pacsv.open_csv(_source(path), read_options=read_opts, convert_options=opts)
             for batch in reader:
                 yield _conform(batch, header, path, table, schema, columns)
         except pa.ArrowInvalid as exc:
             raise DataError(f"{path}: unreadable CSV: {exc}") from exc
         return
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(_source(path))
         present = pf.schema_arrow.names
         _check_required(present, path, table, schema)  # also for a file without rows
         batches = pf.iter_batches(batch_size=batch_rows, columns=_columns_to_read(present, columns) or None)
@@ -231,16 +257,22 @@ def _iter_bronze_file(path: Path, table: str, schema: pa.Schema, columns: list[s
 
 
 def _read_bronze_file(path: Path, table: str, schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
-    if path.suffix == ".csv":
+    if _suffix(path) == ".csv":
         header, opts = _csv_options(path, columns)
         try:
-            raw = pacsv.read_csv(path, convert_options=opts)
+            raw = pacsv.read_csv(_source(path), convert_options=opts)
         except pa.ArrowInvalid as exc:
             raise DataError(f"{path}: unreadable CSV: {exc}") from exc
         return _conform(raw, header, path, table, schema, columns)
     try:
-        present = pq.read_schema(path).names
-        raw = pq.read_table(path, columns=_columns_to_read(present, columns) or None)
+        if isinstance(path, Path):
+            present = pq.read_schema(path).names
+            raw = pq.read_table(path, columns=_columns_to_read(present, columns) or None)
+        else:
+            with location.open_input(path) as fh:
+                pf = pq.ParquetFile(fh)
+                present = pf.schema_arrow.names
+                raw = pf.read(columns=_columns_to_read(present, columns) or None)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"{path}: unreadable Parquet: {exc}") from exc
     return _conform(raw, present, path, table, schema, columns)
@@ -299,7 +331,7 @@ def read_bronze(data_dir: Path, table: str) -> pd.DataFrame:
     return read_bronze_arrow(data_dir, table).to_pandas()
 
 
-def bronze_tables_present(data_dir: Path) -> list[str]:
+def bronze_tables_present(data_dir: Location) -> list[str]:
     return [t for t in BRONZE_TABLES if _bronze_files(bronze_dir(data_dir, t))]
 
 
@@ -311,33 +343,36 @@ class Snapshot:
     """A published run: a directory of silver, quarantine and gold tables."""
 
     run_id: str
-    path: Path
+    path: Location
     manifest: dict
 
-    def table_path(self, layer: str, name: str) -> Path:
-        return self.path / layer / f"{name}.parquet"
+    def table_path(self, layer: str, name: str) -> Location:
+        return location.join(self.path, layer, f"{name}.parquet")
 
     def read(self, layer: str, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
         path = self.table_path(layer, name)
-        if not path.exists():
+        if not location.exists(path):
             raise DataError(f"snapshot {self.run_id} has no {layer} table {name!r} ({path})")
+        fs, where = location.fs_path(path)
         # one chunk per column: tables appended partition by partition have many row groups
-        return pq.read_table(path, columns=list(columns) if columns else None).combine_chunks().to_pandas()
+        return pq.read_table(where, columns=list(columns) if columns else None, filesystem=fs).combine_chunks().to_pandas()
 
     def tables(self, layer: str) -> list[str]:
-        d = self.path / layer
-        return sorted(p.stem for p in d.glob("*.parquet")) if d.is_dir() else []
+        d = location.join(self.path, layer)
+        if isinstance(d, Path):
+            return sorted(p.stem for p in d.glob("*.parquet")) if d.is_dir() else []
+        return [n[: -len(".parquet")] for n in location.list_names(d) if n.endswith(".parquet")]
 
 
-def runs_dir(data_dir: Path) -> Path:
-    return Path(data_dir) / "runs"
+def runs_dir(data_dir: Location) -> Location:
+    return location.join(location.as_location(data_dir), "runs")
 
 
-def current_run_id(data_dir: Path) -> str | None:
-    path = Path(data_dir) / CURRENT_FILE
-    if not path.exists():
+def current_run_id(data_dir: Location) -> str | None:
+    path = location.join(location.as_location(data_dir), CURRENT_FILE)
+    if not location.exists(path):
         return None
-    return json.loads(path.read_text(encoding="utf-8"))["run_id"]
+    return json.loads(location.read_text(path))["run_id"]
 
 
 def open_snapshot(data_dir: Path, run_id: str | None = None) -> Snapshot | None:
@@ -345,42 +380,57 @@ def open_snapshot(data_dir: Path, run_id: str | None = None) -> Snapshot | None:
     run_id = run_id or current_run_id(data_dir)
     if run_id is None:
         return None
-    path = runs_dir(data_dir) / run_id
-    manifest_path = path / MANIFEST_FILE
-    if not manifest_path.exists():
+    path = location.join(runs_dir(data_dir), run_id)
+    manifest_path = location.join(path, MANIFEST_FILE)
+    if not location.exists(manifest_path):
         raise DataError(f"run {run_id} at {path} is incomplete (no {MANIFEST_FILE})")
-    return Snapshot(run_id, path, json.loads(manifest_path.read_text(encoding="utf-8")))
+    return Snapshot(run_id, path, json.loads(location.read_text(manifest_path)))
 
 
 class RunWriter:
     """Collects one run's tables in a staging directory and publishes them at once."""
 
-    def __init__(self, data_dir: Path, run_id: str):
-        self.data_dir = Path(data_dir)
+    def __init__(self, data_dir: Location, run_id: str):
+        self.data_dir = location.as_location(data_dir)
         self.run_id = run_id
-        self.final = runs_dir(self.data_dir) / run_id
-        self.staging = runs_dir(self.data_dir) / f".staging-{run_id}"
+        self.final = location.join(runs_dir(self.data_dir), run_id)
+        if location.is_remote(self.data_dir):  # staged here, copied out on publish (see the module docstring)
+            self.staging = Path(tempfile.mkdtemp(prefix=f"c360-staging-{run_id}-"))
+        else:
+            self.staging = runs_dir(self.data_dir) / f".staging-{run_id}"
         if self.staging.exists():  # left behind by a killed attempt at the same run id
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
         self.row_counts: dict[str, dict[str, int]] = {layer: {} for layer in LAYERS}
         self._writers: dict[tuple[str, str], pq.ParquetWriter] = {}
+        self._indexes: dict[tuple[str, str], clustered.IndexBuilder] = {}
 
     def path(self, layer: str, name: str) -> Path:
         return self.staging / layer / f"{name}.parquet"
 
-    def write(self, layer: str, name: str, df: pd.DataFrame, schema: pa.Schema | None = None) -> int:
+    def write(self, layer: str, name: str, df: pd.DataFrame | pa.Table, schema: pa.Schema | None = None,
+              row_group_rows: int | None = None, compression: str = "zstd", sorted_by: list[str] | None = None) -> int:
+        """Write a whole table.  With `sorted_by` (an Arrow table) its rows are sorted by
+        those columns and the order is recorded (etl.clustered.sorted_by); with
+        `row_group_rows` its row groups are small enough to be read one by one."""
         if layer not in LAYERS:
             raise ValueError(f"unknown layer {layer!r}")
-        n = write_parquet(df, self.path(layer, name), schema)
+        if sorted_by:
+            df = clustered.sort_for_reading(df, sorted_by)
+        n = write_parquet(df, self.path(layer, name), schema, compression, row_group_rows)
         self.row_counts[layer][name] = n
         return n
 
-    def append(self, layer: str, name: str, table: pa.Table) -> int:
+    def append(self, layer: str, name: str, table: pa.Table, row_group_rows: int | None = None,
+               compression: str = "zstd", cluster_key: str | None = None) -> int:
         """Add rows to a table written piece by piece (one partition at a time).
 
         Each call becomes at least one row group of a single Parquet file, so
         memory stays bounded by one partition however large the table grows.
+        `row_group_rows` caps the row groups (small groups for tables read
+        account by account, see etl.clustered); `compression` applies from the
+        first call on.  With `cluster_key` (each piece sorted by it, no key in
+        two pieces) the table's index of key ranges is written beside it.
         """
         if layer not in LAYERS:
             raise ValueError(f"unknown layer {layer!r}")
@@ -391,10 +441,14 @@ class RunWriter:
                 raise ValueError(f"{layer}/{name} was already written whole")
             path = self.path(layer, name)
             path.parent.mkdir(parents=True, exist_ok=True)
-            writer = self._writers[key] = pq.ParquetWriter(path, table.schema, compression="zstd")
+            writer = self._writers[key] = pq.ParquetWriter(path, table.schema, compression=compression)
+            if cluster_key:
+                self._indexes[key] = clustered.IndexBuilder(cluster_key)
         elif not table.schema.equals(writer.schema):
             table = table.cast(writer.schema)
-        writer.write_table(table)
+        writer.write_table(table, row_group_size=row_group_rows)
+        if key in self._indexes:
+            self._indexes[key].add(table)
         self.row_counts[layer][name] = self.row_counts[layer].get(name, 0) + table.num_rows
         return table.num_rows
 
@@ -407,7 +461,20 @@ class RunWriter:
             writer.close()
             with open(self.path(layer, name), "rb") as fh:
                 os.fsync(fh.fileno())
+            builder = self._indexes.pop((layer, name), None)
+            index = builder.finish() if builder else None
+            if index is not None:  # without one, readers index the file themselves
+                write_parquet(index, clustered.index_path(self.path(layer, name)))
         self._writers.clear()
+
+    def sort_written(self, layer: str, name: str, by: list[str], **layout) -> pa.Table:
+        """Rewrite a table written piece by piece sorted by `by` (recorded, etl.clustered.sorted_by);
+        returns the sorted rows."""
+        if (layer, name) in self._writers:
+            raise ValueError(f"{layer}/{name} is still being appended to")
+        table = clustered.sort_for_reading(pq.read_table(self.path(layer, name)).combine_chunks(), by)
+        write_parquet(table, self.path(layer, name), **layout)
+        return table
 
     def read(self, layer: str, name: str) -> pd.DataFrame:
         return pq.read_table(self.path(layer, name)).combine_chunks().to_pandas()
@@ -426,7 +493,10 @@ class RunWriter:
             "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "row_counts": self.row_counts,
         }
-        atomic_write_text(self.staging / MANIFEST_FILE, json.dumps(body, indent=2, sort_keys=True, default=str))
+        manifest = json.dumps(body, indent=2, sort_keys=True, default=str)
+        if location.is_remote(self.data_dir):
+            return self._publish_remote(manifest, body)
+        atomic_write_text(self.staging / MANIFEST_FILE, manifest)
         if self.final.exists():  # a completed earlier attempt with the same id is replaced whole
             trash = self.final.with_name(f".trash-{self.run_id}-{uuid.uuid4().hex[:6]}")
             os.rename(self.final, trash)
@@ -438,6 +508,20 @@ class RunWriter:
         atomic_write_text(self.data_dir / CURRENT_FILE, json.dumps({"run_id": self.run_id}) + "\n")
         return Snapshot(self.run_id, self.final, body)
 
+    def _publish_remote(self, manifest: str, body: dict) -> Snapshot:
+        """Every file under runs/<run_id>/, then its manifest, then CURRENT: the commit point."""
+        if current_run_id(self.data_dir) == self.run_id:
+            raise DataError(
+                f"run {self.run_id} is the published one at {self.data_dir}; on a filesystem without atomic "
+                "rename it cannot be replaced in place: use a new run id"
+            )
+        location.remove_tree(self.final)  # an earlier attempt that never became CURRENT
+        location.upload_tree(self.staging, self.final)
+        location.write_text(location.join(self.final, MANIFEST_FILE), manifest)
+        location.write_text(location.join(self.data_dir, CURRENT_FILE), json.dumps({"run_id": self.run_id}) + "\n")
+        shutil.rmtree(self.staging, ignore_errors=True)
+        return Snapshot(self.run_id, self.final, body)
+
     def abandon(self) -> None:
         for writer in self._writers.values():
             try:
@@ -445,4 +529,5 @@ class RunWriter:
             except Exception:  # noqa: BLE001 - the directory is deleted next anyway
                 pass
         self._writers.clear()
+        self._indexes.clear()
         shutil.rmtree(self.staging, ignore_errors=True)

@@ -10,18 +10,19 @@ per-customer path (`rules.engine`).
 """
 
 from rules.evaluate import evaluate_batch, evaluate_customer
-from rules.facts import build_rule_facts
+from rules.facts import PartitionFacts, book_facts, build_rule_facts, partition_facts
 from rules.firing import ConditionCheck, Firing, firings_from_frame
 from rules.lifecycle import STATUS_CHANGES_COLUMNS, LifecycleConfig, apply_lifecycle
 from rules.model import DEFAULT_RULES_DIR, Parameters, Rule, RuleError, RuleSet, load_rules
 from rules.outcomes import rule_report, track_outcomes
-from rules.run import ALERTS, RECOMMENDATIONS, RULE_FACTS, run_rules
-from rules.schemas import RULES_SCHEMAS, to_arrow
+from rules.run import ALERTS, RECOMMENDATIONS, RULE_FACTS, check_lifecycle_order, run_rules, run_rules_on_facts
+from rules.schemas import READ_ORDER, RULES_SCHEMAS, to_arrow
 
 __all__ = [
     "ALERTS",
     "DEFAULT_RULES_DIR",
     "RECOMMENDATIONS",
+    "READ_ORDER",
     "RULES_SCHEMAS",
     "RULE_FACTS",
     "STATUS_CHANGES_COLUMNS",
@@ -41,6 +42,11 @@ __all__ = [
     "load_rules",
     "rule_report",
     "run_rules",
+    "run_rules_on_facts",
+    "check_lifecycle_order",
+    "PartitionFacts",
+    "partition_facts",
+    "book_facts",
     "to_arrow",
     "track_outcomes",
 ]

@@ -17,6 +17,7 @@ over all records at once (bincount, lexsort), never a loop over accounts.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -242,7 +243,23 @@ def payment_facts(invoices: pd.DataFrame, acct: np.ndarray, n: int, as_of: date)
     }
 
 
-def usage_facts(usage: pd.DataFrame, acct: np.ndarray, n: int, as_of: date, params: Parameters) -> dict[str, object]:
+def _usage_months(usage: pd.DataFrame) -> np.ndarray:
+    """Month index (year * 12 + month - 1) of each usage row; -1 when undated."""
+    month_days = _days(usage["usage_month"], "usage", "usage_month")
+    dated = ~np.isnan(month_days)
+    month = np.full(len(usage), -1, dtype=np.int64)
+    month[dated] = month_days[dated].astype(np.int64).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    return month
+
+
+def usage_delivered(usage: pd.DataFrame, as_of: date) -> bool:
+    """Whether any row has a quantity for the last full month (else the feed has not delivered it)."""
+    return bool(((_usage_months(usage) == _last_full_month(as_of)) & ~np.isnan(_numbers(usage["quantity"]))).any())
+
+
+def usage_facts(
+    usage: pd.DataFrame, acct: np.ndarray, n: int, as_of: date, params: Parameters, delivered: bool | None = None
+) -> dict[str, object]:
     """Last full month against the trailing months, per (service, unit) series.
 
     Services are metered in different units, so each series is tested on its
@@ -250,14 +267,12 @@ def usage_facts(usage: pd.DataFrame, acct: np.ndarray, n: int, as_of: date, para
     as zero usage for a series seen in the window (a service that stopped
     shows a 100 % drop).  If no account at all has usage for the last month,
     the feed has not delivered it yet and every usage fact is null, rather
-    than every account showing a 100 % drop.
+    than every account showing a 100 % drop.  `delivered` says so for the
+    whole book when `usage` is one partition of it.
     """
     last = _last_full_month(as_of)
     t = params.usage_trailing_months
-    month_days = _days(usage["usage_month"], "usage", "usage_month")
-    dated = ~np.isnan(month_days)
-    month = np.full(len(usage), -1, dtype=np.int64)
-    month[dated] = month_days[dated].astype(np.int64).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    month = _usage_months(usage)
     quantity = _numbers(usage["quantity"])
     window = (month >= last - t) & (month <= last) & ~np.isnan(quantity)
     nulls = {
@@ -266,7 +281,9 @@ def usage_facts(usage: pd.DataFrame, acct: np.ndarray, n: int, as_of: date, para
         "usage_max_abs_zscore": np.full(n, np.nan),
         "usage_zscore_service": pa.nulls(n, pa.string()),
     }
-    if not (window & (month == last)).any():
+    if not (delivered if delivered is not None else (window & (month == last)).any()):
+        return nulls
+    if not window.any():
         return nulls
     rows = np.flatnonzero(window)
     service = pc.cast(_arrow(usage["service_code"].iloc[rows]), pa.string())
@@ -322,27 +339,23 @@ def segment_facts(metrics: pd.DataFrame, params: Parameters) -> tuple[dict[str, 
     )
 
 
-def cross_sell_facts(
-    silver: Mapping[str, pd.DataFrame], index: pa.Array, segment: np.ndarray, as_of: date
-) -> dict[str, object]:
-    """The product an account lacks that most of its segment holds, and that product's median MRR.
+HELD_COLUMNS = ("account_id", "product", "mrr_usd")
+
+
+def held_products(silver: Mapping[str, pd.DataFrame], index: pa.Array, as_of: date) -> pd.DataFrame:
+    """Each (account, product) the account holds at as_of, with its MRR: one row per pair.
 
     Held = a won line in service at as_of (start <= as_of < end), as gold's
-    MRR counts it.  Candidates are ranked by adoption in the segment, then
-    adoption in the whole book, then product code; the loop runs over
-    products (tens), each step vectorised over all accounts.
+    MRR counts it; a line's product is its product code, else its product id.
+    Reads only the accounts' own lines, so it runs partition by partition.
     """
-    n = len(segment)
     a = _day_number(as_of)
     lines, acct = _known(silver["opportunity_line_items"], index)
     opp = silver["opportunities"]
-    nulls = {
-        "cross_sell_product": pa.nulls(n, pa.string()),
-        "cross_sell_product_name": pa.nulls(n, pa.string()),
-        "cross_sell_product_median_mrr_usd": np.full(n, np.nan),
-    }
+    empty = pd.DataFrame({"account_id": pd.Series([], dtype="str"), "product": pd.Series([], dtype="str"),
+                          "mrr_usd": pd.Series([], dtype="float64")})
     if len(lines) == 0:
-        return nulls
+        return empty
     opp_pos = _positions(lines["opportunity_id"], pc.cast(_arrow(opp["opportunity_id"]), pa.string()))
     has_opp = opp_pos >= 0
     safe = np.where(has_opp, opp_pos, 0)
@@ -360,34 +373,60 @@ def cross_sell_facts(
     product_key = lines["product_code"].where(lines["product_code"].notna(), lines["product_id"])
     active &= product_key.notna().to_numpy()
     if not active.any():
-        return nulls
+        return empty
     product, products = pd.factorize(product_key[active])
     p_count = len(products)
     pair = acct[active] * p_count + product
     mrr = _numbers(lines["total_price_usd"])[active] / term[active]
     pair_codes, pairs = pd.factorize(pair)
     pair_mrr = np.bincount(pair_codes, weights=mrr, minlength=len(pairs))
-    pair_acct, pair_product = pairs // p_count, pairs % p_count
-    median_mrr = pd.Series(pair_mrr).groupby(pair_product).median().reindex(range(p_count)).to_numpy(dtype=np.float64)
-    held = np.zeros((n, p_count), dtype=bool)
-    held[pair_acct, pair_product] = True
+    return pd.DataFrame({
+        "account_id": pd.Series(pc.cast(index, pa.string()).take(pa.array(pairs // p_count)).to_numpy(zero_copy_only=False), dtype="str"),
+        "product": pd.Series(np.array([str(p) for p in products], dtype=object)[pairs % p_count], dtype="str"),
+        "mrr_usd": pair_mrr,
+    })
+
+
+def cross_sell_facts(
+    held: pd.DataFrame, index: pa.Array, segment: np.ndarray, products: pd.DataFrame | None
+) -> dict[str, object]:
+    """The product an account lacks that most of its segment holds, and that product's median MRR.
+
+    `held` is `held_products` of the whole book (or of partitions covering it).
+    Candidates are ranked by adoption in the segment, then adoption in the
+    whole book, then product code; the loop runs over products (tens), each
+    step vectorised over all accounts.
+    """
+    n = len(segment)
+    nulls = {
+        "cross_sell_product": pa.nulls(n, pa.string()),
+        "cross_sell_product_name": pa.nulls(n, pa.string()),
+        "cross_sell_product_median_mrr_usd": np.full(n, np.nan),
+    }
+    held, pair_acct = _known(held, index)
+    if len(held) == 0:
+        return nulls
+    pair_product, product_codes = pd.factorize(held["product"])
+    p_count = len(product_codes)
+    median_mrr = pd.Series(_numbers(held["mrr_usd"])).groupby(pair_product).median().reindex(range(p_count)).to_numpy(dtype=np.float64)
+    held_matrix = np.zeros((n, p_count), dtype=bool)
+    held_matrix[pair_acct, pair_product] = True
     n_segments = int(segment.max(initial=-1)) + 1
     holders = np.bincount(segment[pair_acct] * p_count + pair_product, minlength=n_segments * p_count).reshape(n_segments, p_count)
     seg_size = np.bincount(segment, minlength=n_segments).astype(np.float64)
     share = holders / np.maximum(seg_size, 1.0)[:, None]
-    overall = held.sum(axis=0)
-    codes_text = np.array([str(p) for p in products], dtype=object)
+    overall = held_matrix.sum(axis=0)
+    codes_text = np.array([str(p) for p in product_codes], dtype=object)
     order = sorted(range(p_count), key=lambda p: (-overall[p], codes_text[p]))  # over products, not accounts
     best = np.full(n, -1, dtype=np.int64)
     best_share = np.full(n, -1.0)
     for p in order:
-        candidate = ~held[:, p] & (share[segment, p] > best_share)
+        candidate = ~held_matrix[:, p] & (share[segment, p] > best_share)
         best[candidate] = p
         best_share[candidate] = share[segment, p][candidate]
     code_arr = pa.array(codes_text.tolist(), pa.string())
-    names = silver.get("products")
-    if names is not None and len(names):
-        lookup = names.dropna(subset=["product_code"]).drop_duplicates("product_code")
+    if products is not None and len(products):
+        lookup = products.dropna(subset=["product_code"]).drop_duplicates("product_code")
         name_pos = _positions(pd.Series(codes_text), pc.cast(_arrow(lookup["product_code"]), pa.string()))
         name_arr = _pick(pc.cast(_arrow(lookup["product_name"]), pa.string()), name_pos)
     else:
@@ -418,6 +457,101 @@ def _check_inputs(silver: Mapping[str, pd.DataFrame], metrics: pd.DataFrame) -> 
         raise DataError("rule facts: gold metrics must have one row per non-null account_id")
 
 
+@dataclass
+class PartitionFacts:
+    """The facts that read only an account's own records, for some of the book's accounts.
+
+    `frame`: account_id plus the account-level fields, one row per account;
+    `held`: `held_products`; `usage_delivered`: the partition saw last month's
+    usage (the book's feed is late only when no partition did).
+    """
+
+    frame: pd.DataFrame
+    held: pd.DataFrame
+    usage_delivered: bool
+
+    @classmethod
+    def concat(cls, parts: list[PartitionFacts]) -> PartitionFacts:
+        return cls(
+            pd.concat([p.frame for p in parts], ignore_index=True),
+            pd.concat([p.held for p in parts], ignore_index=True),
+            any(p.usage_delivered for p in parts),
+        )
+
+
+def partition_facts(
+    silver: Mapping[str, pd.DataFrame], metrics: pd.DataFrame, as_of: date, parameters: Parameters | None = None,
+    *, usage_feed_delivered: bool | None = None,
+) -> PartitionFacts:
+    """Support, payment, usage and QBR facts and the held products of `metrics`' accounts.
+
+    Every account's records must be in `silver` with it (an account-hash
+    partition, or the whole book).  `usage_feed_delivered` decides the usage
+    facts for the whole book when known; by default the usage facts assume
+    the feed delivered, and `book_facts` clears them if no partition saw it.
+    """
+    params = parameters or Parameters()
+    _check_inputs(silver, metrics)
+    metrics = metrics.reset_index(drop=True)
+    n = len(metrics)
+    index = pc.cast(_arrow(metrics["account_id"]), pa.string())
+    a = _day_number(as_of)
+    cases, case_acct = _known(silver["cases"], index)
+    invoices, inv_acct = _known(silver["invoices"], index)
+    usage, use_acct = _known(silver["usage"], index)
+    delivered = usage_delivered(usage, as_of)
+    facts: dict[str, object] = {
+        **support_facts(cases, case_acct, n, as_of, params),
+        **payment_facts(invoices, inv_acct, n, as_of),
+        **usage_facts(usage, use_acct, n, as_of, params, True if usage_feed_delivered is None else usage_feed_delivered),
+        "days_since_last_qbr": a - _days(metrics["last_qbr_date"], "gold_customer_360_metrics", "last_qbr_date"),
+    }
+    frame = pd.DataFrame({"account_id": metrics["account_id"].astype("str")})
+    for name, value in facts.items():
+        frame[name] = pd.Series(value, dtype="str") if isinstance(value, (pa.Array, pa.ChunkedArray)) else value
+    return PartitionFacts(frame, held_products(silver, index, as_of), delivered)
+
+
+USAGE_FIELDS = ("usage_drop_vs_trailing_avg", "usage_drop_service", "usage_max_abs_zscore", "usage_zscore_service")
+
+
+def book_facts(
+    metrics: pd.DataFrame, parts: PartitionFacts, as_of: date, parameters: Parameters | None = None,
+    products: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The metrics (one row per account, their order kept) plus every `RULE_FIELDS` column.
+
+    Adds what compares an account with others (segment size and median,
+    cross-sell candidates from the segment's held products) to the
+    per-account facts of `parts`, which must cover every account.
+    """
+    params = parameters or Parameters()
+    metrics = metrics.reset_index(drop=True)
+    n = len(metrics)
+    index = pc.cast(_arrow(metrics["account_id"]), pa.string())
+    pos = _positions(parts.frame["account_id"], index)
+    if len(parts.frame) != n or (pos < 0).any() or len(np.unique(pos)) != n:
+        raise DataError(f"rule facts: partition facts cover {len(parts.frame)} rows for {n} accounts")
+    local = parts.frame.iloc[np.argsort(pos)].reset_index(drop=True)
+    if not parts.usage_delivered:  # no account at all has last month's usage: the feed is late
+        for name in USAGE_FIELDS:
+            local[name] = pd.Series([None] * n, dtype="str") if local[name].dtype == "str" else np.nan
+    segments, segment_code = segment_facts(metrics, params)
+    facts: dict[str, object] = {
+        **segments,
+        **cross_sell_facts(parts.held, index, segment_code, products),
+        "usage_month": np.full(n, np.datetime64(_month_start(_last_full_month(as_of))), dtype="datetime64[s]"),
+    }
+    out = metrics.copy()
+    for name in RULE_FIELDS:
+        if name not in facts:
+            out[name] = local[name].values  # positional: `local` is in metrics' order
+            continue
+        value = facts[name]
+        out[name] = pd.Series(value, dtype="str") if isinstance(value, (pa.Array, pa.ChunkedArray)) else value
+    return out
+
+
 def build_rule_facts(
     silver: Mapping[str, pd.DataFrame],
     metrics: pd.DataFrame,
@@ -429,33 +563,11 @@ def build_rule_facts(
     Pure: reads silver ``cases``, ``invoices``, ``usage``, ``opportunities``,
     ``opportunity_line_items`` (and ``products`` for names, if given) and the
     gold metrics; `parameters` (SLA hours, usage window, segment keys) come
-    from the rule files (``RuleSet.parameters``), defaults otherwise.
+    from the rule files (``RuleSet.parameters``), defaults otherwise.  The
+    whole book at once: `partition_facts` then `book_facts`.
     """
-    params = parameters or Parameters()
-    _check_inputs(silver, metrics)
-    metrics = metrics.reset_index(drop=True)
-    n = len(metrics)
-    index = pc.cast(_arrow(metrics["account_id"]), pa.string())
-    a = _day_number(as_of)
-
-    cases, case_acct = _known(silver["cases"], index)
-    invoices, inv_acct = _known(silver["invoices"], index)
-    usage, use_acct = _known(silver["usage"], index)
-    segments, segment_code = segment_facts(metrics, params)
-    facts: dict[str, object] = {
-        **segments,
-        **cross_sell_facts(silver, index, segment_code, as_of),
-        **support_facts(cases, case_acct, n, as_of, params),
-        **payment_facts(invoices, inv_acct, n, as_of),
-        "usage_month": np.full(n, np.datetime64(_month_start(_last_full_month(as_of))), dtype="datetime64[s]"),
-        **usage_facts(usage, use_acct, n, as_of, params),
-        "days_since_last_qbr": a - _days(metrics["last_qbr_date"], "gold_customer_360_metrics", "last_qbr_date"),
-    }
-    out = metrics.copy()
-    for name in RULE_FIELDS:
-        value = facts[name]
-        out[name] = pd.Series(value, dtype="str") if isinstance(value, (pa.Array, pa.ChunkedArray)) else value
-    return out
+    parts = partition_facts(silver, metrics, as_of, parameters, usage_feed_delivered=None)
+    return book_facts(metrics, parts, as_of, parameters, silver.get("products"))
 
 
 def rule_facts_table(facts: pd.DataFrame, as_of: date) -> pd.DataFrame:

@@ -10,6 +10,8 @@ history row exists the change is null; once known it is kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from datetime import date
 
 import numpy as np
@@ -25,7 +27,12 @@ def _dates(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series).astype("datetime64[s]")
 
 
-def track_outcomes(recommendations: pd.DataFrame, metrics: pd.DataFrame, history: pd.DataFrame | None, as_of: date) -> pd.DataFrame:
+# The metric history as a frame, or as a function giving the history of some accounts
+# (a large book's history is read only for the accounts that executed a recommendation).
+History = pd.DataFrame | Callable[[list[str]], pd.DataFrame] | None
+
+
+def track_outcomes(recommendations: pd.DataFrame, metrics: pd.DataFrame, history: History, as_of: date) -> pd.DataFrame:
     """Fill the *_at_last_seen and *_change_30d/_90d columns of a recommendations frame."""
     out = recommendations.copy()
     if len(out) == 0:
@@ -39,7 +46,9 @@ def track_outcomes(recommendations: pd.DataFrame, metrics: pd.DataFrame, history
         out.loc[seen_today, f"{col}_at_last_seen"] = values
 
     executed = out["executed_on"].notna().to_numpy()
-    if history is None or len(history) == 0 or not executed.any():
+    if callable(history) and executed.any():
+        history = history(sorted(set(out.loc[executed, "account_id"])))
+    if history is None or callable(history) or len(history) == 0 or not executed.any():
         return out
     missing = [c for c in ("account_id", "as_of", "health_score", "churn_risk") if c not in history.columns]
     if missing:

@@ -21,7 +21,7 @@ from rules.evaluate import evaluate_batch
 from rules.facts import build_rule_facts, rule_facts_table
 from rules.lifecycle import LifecycleConfig, apply_lifecycle
 from rules.model import RuleSet
-from rules.outcomes import track_outcomes
+from rules.outcomes import History, track_outcomes
 
 ALERTS = "gold_risk_alerts"
 RECOMMENDATIONS = "gold_recommendations"
@@ -34,10 +34,21 @@ def _previous(previous: Snapshot | None, name: str) -> pd.DataFrame | None:
     return previous.read("gold", name)
 
 
+def check_lifecycle_order(previous: Snapshot | None, as_of: date) -> None:
+    """The lifecycle only moves forward: refuse a run dated before the published snapshot."""
+    if previous is not None:
+        prev_as_of = previous.manifest.get("as_of")
+        if prev_as_of is not None and date.fromisoformat(str(prev_as_of)) > as_of:
+            raise DataError(
+                f"the published snapshot {previous.run_id} is as of {prev_as_of}, after {as_of}: alert and "
+                "recommendation lifecycles only move forward (dry-run a past date with `c360 rules test --as-of`)"
+            )
+
+
 def run_rules(
     silver: Mapping[str, pd.DataFrame],
     metrics: pd.DataFrame,
-    history: pd.DataFrame | None,
+    history: History,
     ruleset: RuleSet,
     previous: Snapshot | None,
     as_of: date,
@@ -53,14 +64,24 @@ def run_rules(
     None until the API's store supplies them.  The lifecycle only moves
     forward: a previous snapshot dated after `as_of` is refused.
     """
-    if previous is not None:
-        prev_as_of = previous.manifest.get("as_of")
-        if prev_as_of is not None and date.fromisoformat(str(prev_as_of)) > as_of:
-            raise DataError(
-                f"the published snapshot {previous.run_id} is as of {prev_as_of}, after {as_of}: alert and "
-                "recommendation lifecycles only move forward (dry-run a past date with `c360 rules test --as-of`)"
-            )
+    check_lifecycle_order(previous, as_of)
     facts = build_rule_facts(silver, metrics, as_of, ruleset.parameters)
+    return run_rules_on_facts(facts, metrics, history, ruleset, previous, as_of, run_id, status_changes=status_changes)
+
+
+def run_rules_on_facts(
+    facts: pd.DataFrame,
+    metrics: pd.DataFrame,
+    history: History,
+    ruleset: RuleSet,
+    previous: Snapshot | None,
+    as_of: date,
+    run_id: str,
+    *,
+    status_changes: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """`run_rules` from facts already built (`rules.facts.book_facts` over a partitioned book)."""
+    check_lifecycle_order(previous, as_of)
     firings = evaluate_batch(facts, ruleset)
     alerts, recommendations = apply_lifecycle(
         firings,

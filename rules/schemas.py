@@ -138,6 +138,14 @@ RULES_SCHEMAS: dict[str, pa.Schema] = {
     "gold_rule_facts": RULE_FACTS_SCHEMA,
 }
 
+# The order each table is published in: by account, so the API reads one account's rows
+# (and a page of any filter's rows) from the file instead of holding the table.
+READ_ORDER: dict[str, list[str]] = {
+    "gold_risk_alerts": ["account_id", "alert_type"],
+    "gold_recommendations": ["account_id", "rule_id", "first_seen", "recommendation_id"],
+    "gold_rule_facts": ["account_id"],
+}
+
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow -> pandas keeping list columns Arrow-backed (no per-row Python objects)."""

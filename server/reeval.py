@@ -60,12 +60,12 @@ class Reevaluator:
         from rules.evaluate import evaluate_customer
 
         snap = self.holder.get()
-        if snap is None or snap.rule_facts is None or account_id not in snap.rule_facts.index:
+        facts_row = None if snap is None else snap.rule_facts_of(account_id)
+        if facts_row is None:
             return None
         metrics = snap.customer(account_id)
         if metrics is None:
             return None
-        facts_row = snap.rule_facts.loc[account_id].to_dict()
         self.rules.reload()
         ruleset = self.rules.ruleset
         firings = evaluate_customer({**metrics, **facts_row}, ruleset)

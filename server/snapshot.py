@@ -11,10 +11,11 @@ linker publish are optional: a snapshot made before them still loads, and
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from etl import storage
+from etl.clustered import ClusteredTable, RowGroupReader, SortedKeys, small_row_groups, sorted_by
+from etl.linking.schemas import READ_ORDER as LINK_READ_ORDER
+from rules.schemas import READ_ORDER
 from server.search import NameIndex
+
+log = logging.getLogger("c360.server.snapshot")
 
 METRICS = "gold_customer_360_metrics"
 TIMELINE = "gold_customer_timeline"
@@ -39,6 +45,20 @@ MASTER_ACCOUNTS = "gold_master_accounts"
 ACCOUNT_LINKS = "gold_account_links"
 REVIEW_QUEUE = "gold_link_review_queue"
 ROLLUPS = "gold_master_account_rollups"
+# The columns of the rules tables that filters, sorts, the status overlay and the dashboard
+# read for the whole book; the rest (texts, explanations, outcomes) is read from the file
+# for the rows a request renders.
+ALERT_FRAME = ["alert_id", "account_id", "alert_type", "category", "severity", "status", "first_seen", "last_seen",
+               "snoozed_until", "status_changed_at", "user_changed_at", "impact_usd"]
+RECOMMENDATION_FRAME = ["recommendation_id", "account_id", "rule_id", "category", "priority", "status", "first_seen",
+                        "last_seen", "executed_on", "status_changed_at", "user_changed_at", "impact_usd"]
+# The metrics columns the customer filters and sorts, search and the dashboard read for the whole
+# book; a customer's full row (facts, components) comes from the Arrow table.
+METRICS_FRAME = ["account_id", "account_name", "parent_id", "region", "country_code", "industry", "owner_id",
+                 "owner_name", "health_score", "health_category", "churn_risk", "churn_level", "mrr_usd", "arr_usd",
+                 "active_services", "annual_revenue_usd", "yoy_growth", "win_rate", "clv_usd",
+                 "next_contract_end_date", "days_to_contract_end"]
+REVIEW_TEXT = frozenset({"account_name_a", "account_name_b", "member_account_ids", "evidence", "reason"})
 OPTIONAL_TABLES = (ALERTS, RECOMMENDATIONS, RULE_FACTS, MASTER_ACCOUNTS, ACCOUNT_LINKS, REVIEW_QUEUE, ROLLUPS)
 
 
@@ -75,24 +95,23 @@ class Table:
     by it and `span` / `records` find one key's rows by binary search.
     """
 
-    def __init__(self, arrow: pa.Table, sort_by: list[str] | None = None, key: str | None = None):
-        df = arrow.to_pandas()
-        if sort_by:
-            order = df.sort_values(sort_by, kind="stable").index.to_numpy()
-            arrow = arrow.take(pa.array(order, pa.int64()))
-            df = df.iloc[order].reset_index(drop=True)
+    def __init__(self, arrow: pa.Table, sort_by: list[str] | None = None, key: str | None = None,
+                 frame_columns: list[str] | None = None):
+        if sort_by and arrow.num_rows and sorted_by(arrow.schema) != sort_by:  # else published in that order
+            arrow = _take_columns(arrow, _stable_order(arrow, sort_by))
         self.arrow = arrow.combine_chunks()
-        self.df = df
+        # `frame_columns`: only what filters and sorts read goes to pandas (rows come from Arrow);
+        # one block per column: no consolidation copy of a million-row table
+        frame = self.arrow.select([c for c in frame_columns if c in self.arrow.column_names]) if frame_columns else self.arrow
+        self.df = frame.to_pandas(split_blocks=True)
         self.key = key
-        self.keys = df[key].to_numpy(dtype=object) if key else None
+        self.keys = SortedKeys(self.arrow.column(key)) if key else None
 
     def __len__(self) -> int:
         return len(self.df)
 
     def span(self, value: str) -> tuple[int, int]:
-        lo = int(self.keys.searchsorted(value, "left"))
-        hi = int(self.keys.searchsorted(value, "right"))
-        return lo, hi
+        return self.keys.range(value)
 
     def rows(self, value: str) -> pd.DataFrame:
         lo, hi = self.span(value)
@@ -115,6 +134,9 @@ class Table:
             return [rows[p - lo] for p in positions.tolist()]
         index = pa.array(positions)
         return _dicts(self._columns(), lambda a: a.take(index))
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        return self.arrow.column(name)
 
     def _columns(self) -> list[tuple[str, pa.Array, bool]]:
         """(name, the column as one array, whether it is floating point), made on first use."""
@@ -151,6 +173,14 @@ def _sort_key(column: pa.ChunkedArray) -> np.ndarray | None:
     return None
 
 
+def _take_columns(arrow: pa.Table, order: np.ndarray) -> pa.Table:
+    """`arrow.take(order)` one column at a time: never two copies of the whole table."""
+    order = pa.array(order, pa.int64())
+    for i, name in enumerate(arrow.column_names):
+        arrow = arrow.set_column(i, name, arrow.column(i).take(order).combine_chunks())
+    return arrow
+
+
 def _stable_order(arrow: pa.Table, sort_by: list[str]) -> np.ndarray:
     """Row order of a stable sort by `sort_by` (what pandas' stable sort_values gives), with numpy's lexsort."""
     keys = [_sort_key(arrow.column(c)) for c in sort_by]
@@ -175,14 +205,12 @@ class ArrowTable(Table):
         # column of distinct values, like the timeline's event ids, costs seconds at startup)
         self.within = within
         if sort_by:
-            order = pa.array(_stable_order(arrow, sort_by), pa.int64())
-            for i, name in enumerate(arrow.column_names):  # one column at a time: never two copies of the table
-                arrow = arrow.set_column(i, name, arrow.column(i).take(order).combine_chunks())
+            arrow = _take_columns(arrow, _stable_order(arrow, sort_by))
         self.arrow = arrow.combine_chunks()
         self.df = None
         self.key = key
         runs = pc.run_end_encode(self.arrow.column(key).combine_chunks()) if self.arrow.num_rows else None
-        self.keys = np.asarray(runs.values.to_pylist() if runs is not None else [], dtype=object)  # one per distinct key, sorted
+        self.keys = SortedKeys(runs.values if runs is not None else pa.array([], pa.string()))  # one per distinct key, sorted
         ends = runs.run_ends.to_numpy().astype(np.int64) if runs is not None else np.zeros(0, np.int64)
         self.starts = np.concatenate([[0], ends])
 
@@ -190,11 +218,8 @@ class ArrowTable(Table):
         return self.arrow.num_rows
 
     def span(self, value: str) -> tuple[int, int]:
-        i = int(self.keys.searchsorted(value, "left"))
-        if i < len(self.keys) and self.keys[i] == value:
-            return int(self.starts[i]), int(self.starts[i + 1])
-        lo = int(self.starts[i])
-        return lo, lo
+        i = self.keys.find(value)
+        return (int(self.starts[i]), int(self.starts[i + 1])) if i >= 0 else (0, 0)
 
     def positions(self, value: str) -> np.ndarray:
         """Row positions of one key's rows, in `within` order."""
@@ -219,6 +244,80 @@ class ArrowTable(Table):
         return self.take(self.positions(value))
 
 
+class FileTable(Table):
+    """A gold table served from its memory-mapped file, with only `frame columns` in memory.
+
+    The columns filters and sorts need are a pandas frame (``df``, RangeIndex =
+    row positions in the file, as `Table`'s); whole rows are read from the file
+    when a page or an account's rows are rendered, decoding only their row
+    groups.  The file must have been written sorted by `sort_by`
+    (etl.clustered.sort_for_reading) in small row groups; `open` gives None
+    otherwise and the caller loads the table whole.
+    """
+
+    def __init__(self, path: Path, frame: pa.Table, key: str | None):
+        self.reader = RowGroupReader(path)
+        self.df = frame.to_pandas(split_blocks=True)
+        self.key = key
+        self.keys = SortedKeys(frame.column(key)) if key else None
+
+    @classmethod
+    def open(cls, path: Path, sort_by: list[str] | None, key: str | None, leave_out: frozenset[str] = frozenset(),
+             columns: list[str] | None = None) -> FileTable | None:
+        """The table with its columns but `leave_out` (or only `columns`) in memory; None if
+        the file is not sorted by `sort_by` in small row groups."""
+        meta = pq.read_metadata(path)
+        schema = meta.schema.to_arrow_schema()
+        if not small_row_groups(meta) or (sort_by is not None and sorted_by(schema) != sort_by):
+            return None
+        keep = columns if columns is not None else [c for c in schema.names if c not in leave_out]
+        return cls(path, pq.read_table(path, columns=keep), key)
+
+    # __len__, span and rows: Table's, on the in-memory frame and keys
+
+    def records(self, value: str) -> list[dict[str, Any]]:
+        lo, hi = self.span(value)
+        return _pylist(self.reader.read(lo, hi)) if hi > lo else []
+
+    def take(self, positions) -> list[dict[str, Any]]:
+        positions = np.asarray(positions, dtype=np.int64)
+        return _pylist(self.reader.take(positions)) if len(positions) else []
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        """One whole column, as Arrow, read from the file."""
+        return pq.read_table(self.reader.path, columns=[name]).column(0)
+
+
+class KeyPositions:
+    """Row position of each key of a column with unique keys: a read-only mapping.
+
+    Sorted keys and binary search instead of a dict: built by one Arrow sort,
+    and a fraction of a dict's memory for a million keys.
+    """
+
+    def __init__(self, column: pa.ChunkedArray | pa.Array):
+        column = pa.chunked_array([column]) if isinstance(column, pa.Array) else column
+        order = pc.sort_indices(column)
+        self.keys = SortedKeys(column.take(order))
+        self.rows = order.to_numpy()
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def get(self, key: str) -> int | None:
+        i = self.keys.find(key)
+        return int(self.rows[i]) if i >= 0 else None
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def __getitem__(self, key: str) -> int:
+        pos = self.get(key)
+        if pos is None:
+            raise KeyError(key)
+        return pos
+
+
 def _dicts(columns: list[tuple[str, pa.Array, bool]], pick) -> list[dict[str, Any]]:
     """Rows as dicts of Python values, converted column by column (`pick` selects the rows of each
     column): the same dicts as ``to_pylist`` of those rows in about a third of the time; NaN is a null."""
@@ -232,9 +331,27 @@ def _dicts(columns: list[tuple[str, pa.Array, bool]], pick) -> list[dict[str, An
     return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
 
 
+def _pylist(table: pa.Table) -> list[dict[str, Any]]:
+    """Arrow rows as dicts of Python values; a float NaN is a null like any other.  Column by column
+    (`_dicts`): the same dicts as ``table.to_pylist()``, faster."""
+    cols = [(name, col, pa.types.is_floating(col.type)) for name, col in zip(table.column_names, table.columns, strict=True)]
+    return _dicts(cols, lambda c: c) if table.num_rows else []
+
+
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of a (small) frame as dicts of plain Python values (None for nulls)."""
     return [{k: _clean(v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
+def _per_account(snap: storage.Snapshot, name: str, sort_by: list[str], within: list[str]) -> ClusteredTable | ArrowTable:
+    """A table with many rows per account: read from the memory-mapped file when the pipeline
+    published it clustered by account (etl.clustered), else loaded and sorted in memory."""
+    path = snap.table_path("gold", name)
+    table = ClusteredTable.open(path, "account_id", within=within)
+    if table is not None:
+        return table
+    log.info("%s of run %s is not clustered by account: loading it into memory", name, snap.run_id)
+    return ArrowTable(pq.read_table(path), sort_by, "account_id", within=within)
 
 
 @dataclass
@@ -244,31 +361,37 @@ class Snapshot:
     published_at: str
     metrics: pd.DataFrame  # indexed by account_id, sorted
     metrics_table: Table  # the same rows, for dicts
-    timeline: Table  # by account_id
-    history: Table  # by account_id
+    timeline: ClusteredTable | ArrowTable  # by account_id
+    history: ClusteredTable | ArrowTable  # by account_id
     names: NameIndex
     tables: frozenset[str] = frozenset()  # the optional tables this snapshot has
     alerts: Table | None = None  # by account_id, then alert_type
-    alert_pos: dict[str, int] | None = None  # alert_id -> row
+    alert_pos: KeyPositions | None = None  # alert_id -> row
     recommendations: Table | None = None  # by account_id, then rule_id, first_seen
-    recommendation_pos: dict[str, int] | None = None
-    rule_facts: pd.DataFrame | None = None  # indexed by account_id
-    masters: Table | None = None  # gold_master_accounts by account_id
-    master_members: Table | None = None  # gold_master_accounts by master_id
-    links: Table | None = None  # gold_account_links by master_id
-    review_queue: Table | None = None
-    rollups: Table | None = None  # by master_id
+    recommendation_pos: KeyPositions | None = None
+    rule_facts: FileTable | Table | None = None  # by account_id
+    masters: KeyPositions | None = None  # account_id -> its row of master_members
+    master_members: FileTable | Table | None = None  # gold_master_accounts by master_id
+    links: FileTable | Table | None = None  # gold_account_links by master_id
+    review_queue: FileTable | Table | None = None
+    rollups: FileTable | Table | None = None  # by master_id
     loaded_at: float = 0.0  # time.time() when loaded
-    positions: dict[str, int] = field(default_factory=dict)  # account_id -> row of metrics
+    positions: KeyPositions | None = None  # account_id -> row of metrics
 
     @classmethod
     def load(cls, snap: storage.Snapshot) -> Snapshot:
         def arrow(name: str) -> pa.Table:
             return pq.read_table(snap.table_path("gold", name))
 
-        metrics_table = Table(arrow(METRICS), ["account_id"], "account_id")
+        def served(name: str, key: str, leave_out: frozenset[str] = frozenset(), frame_columns: list[str] | None = None):
+            """A table from its file when published in its read order, else loaded whole and sorted."""
+            order = READ_ORDER.get(name) or LINK_READ_ORDER[name]
+            table = FileTable.open(snap.table_path("gold", name), order, key, leave_out, frame_columns)
+            return table if table is not None else Table(arrow(name), order, key)  # (an empty table is falsy)
+
+        metrics_table = Table(arrow(METRICS), ["account_id"], "account_id", METRICS_FRAME)
         metrics = metrics_table.df.copy(deep=False)
-        metrics.index = pd.Index(metrics["account_id"].to_numpy(dtype=object))  # unnamed: no clash with the column
+        metrics.index = pd.Index(metrics["account_id"]).rename(None)  # unnamed: no clash with the column
         present = frozenset(t for t in OPTIONAL_TABLES if t in snap.tables("gold"))
         out = cls(
             run_id=snap.run_id,
@@ -276,33 +399,32 @@ class Snapshot:
             published_at=snap.manifest.get("published_at", ""),
             metrics=metrics,
             metrics_table=metrics_table,
-            timeline=ArrowTable(arrow(TIMELINE), ["account_id", "event_date"], "account_id", within=["event_date", "event_id"]),
-            history=ArrowTable(arrow(HISTORY), ["account_id", "as_of"], "account_id"),
+            timeline=_per_account(snap, TIMELINE, ["account_id", "event_date"], within=["event_date", "event_id"]),
+            history=_per_account(snap, HISTORY, ["account_id", "as_of"], within=["as_of"]),
             names=NameIndex(metrics["account_id"].to_numpy(dtype=object), metrics["account_name"].fillna("").to_numpy(dtype=object)),
             tables=present,
             loaded_at=time.time(),
         )
-        out.positions = {a: i for i, a in enumerate(metrics.index)}
+        out.positions = KeyPositions(metrics_table.arrow.column("account_id"))
         if ALERTS in present:
-            out.alerts = Table(arrow(ALERTS), ["account_id", "alert_type"], "account_id")
-            out.alert_pos = {a: i for i, a in enumerate(out.alerts.df["alert_id"].to_numpy(dtype=object))}
+            out.alerts = served(ALERTS, "account_id", frame_columns=ALERT_FRAME)
+            out.alert_pos = KeyPositions(out.alerts.column("alert_id"))
         if RECOMMENDATIONS in present:
-            out.recommendations = Table(arrow(RECOMMENDATIONS), ["account_id", "rule_id", "first_seen", "recommendation_id"], "account_id")
-            out.recommendation_pos = {r: i for i, r in enumerate(out.recommendations.df["recommendation_id"].to_numpy(dtype=object))}
+            out.recommendations = served(RECOMMENDATIONS, "account_id", frame_columns=RECOMMENDATION_FRAME)
+            out.recommendation_pos = KeyPositions(out.recommendations.column("recommendation_id"))
         if RULE_FACTS in present:
-            facts = arrow(RULE_FACTS).to_pandas()
-            facts.index = pd.Index(facts["account_id"].to_numpy(dtype=object))
-            out.rule_facts = facts
+            out.rule_facts = served(RULE_FACTS, "account_id", frame_columns=["account_id"])
         if MASTER_ACCOUNTS in present:
-            masters = arrow(MASTER_ACCOUNTS)
-            out.masters = Table(masters, ["account_id"], "account_id")
-            out.master_members = Table(masters, ["master_id", "account_id"], "master_id")
+            out.master_members = served(MASTER_ACCOUNTS, "master_id", frame_columns=["master_id", "account_id"])
+            out.masters = KeyPositions(out.master_members.column("account_id"))  # account -> its row
         if ACCOUNT_LINKS in present:
-            out.links = Table(arrow(ACCOUNT_LINKS), ["master_id", "account_id_a", "account_id_b"], "master_id")
+            out.links = served(ACCOUNT_LINKS, "master_id", frame_columns=["master_id"])
         if REVIEW_QUEUE in present:
-            out.review_queue = Table(arrow(REVIEW_QUEUE))
+            out.review_queue = FileTable.open(snap.table_path("gold", REVIEW_QUEUE), None, None, REVIEW_TEXT)
+            if out.review_queue is None:
+                out.review_queue = Table(arrow(REVIEW_QUEUE))
         if ROLLUPS in present:
-            out.rollups = Table(arrow(ROLLUPS), ["master_id"], "master_id")
+            out.rollups = served(ROLLUPS, "master_id", frame_columns=["master_id"])
         return out
 
     def has(self, table: str) -> bool:
@@ -316,7 +438,7 @@ class Snapshot:
 
     def customers(self, account_ids) -> list[dict[str, Any]]:
         """Rows of known ids, in the order given (unknown ids are skipped)."""
-        positions = [self.positions[a] for a in account_ids if a in self.positions]
+        positions = [p for p in map(self.positions.get, account_ids) if p is not None]
         return self.metrics_table.take(positions)
 
     def timeline_for(self, account_id: str) -> pd.DataFrame:
@@ -327,6 +449,13 @@ class Snapshot:
         return self.history.records(account_id)
 
     # ------------------------------------------------------------------ rules
+
+    def rule_facts_of(self, account_id: str) -> dict[str, Any] | None:
+        """The account's row of gold_rule_facts (None without one)."""
+        if self.rule_facts is None:
+            return None
+        rows = self.rule_facts.records(account_id)
+        return rows[0] if rows else None
 
     def alert(self, alert_id: str) -> dict[str, Any] | None:
         if self.alert_pos is None or alert_id not in self.alert_pos:
@@ -347,16 +476,11 @@ class Snapshot:
     # ------------------------------------------------------------------ linking
 
     def master_of(self, account_id: str) -> dict[str, Any] | None:
-        if self.masters is None:
-            return None
-        rows = self.masters.records(account_id)
-        return rows[0] if rows else None
+        pos = None if self.masters is None else self.masters.get(account_id)
+        return None if pos is None else self.master_members.take([pos])[0]
 
     def member_ids(self, master_id: str) -> list[str]:
-        if self.master_members is None:
-            return []
-        lo, hi = self.master_members.span(master_id)
-        return self.master_members.arrow.column("account_id").slice(lo, hi - lo).to_pylist()
+        return [] if self.master_members is None else self.master_members.rows(master_id)["account_id"].tolist()
 
     def members_of(self, master_id: str) -> list[dict[str, Any]]:
         return [] if self.master_members is None else self.master_members.records(master_id)

@@ -81,6 +81,50 @@ def test_end_to_end_publishes_every_layer(published):
     assert set(alerts.loc[(alerts["alert_type"] == "CHURN_RISK") & (alerts["severity"] == "HIGH"), "account_id"]) == high
 
 
+def test_timeline_and_history_are_published_clustered_by_account(published):
+    """Small row groups, every account's rows contiguous: the API reads them from the file."""
+    import pyarrow.parquet as pq
+
+    from etl.clustered import ROW_GROUP_ROWS, ClusteredTable, index_path
+    from server.snapshot import Snapshot
+
+    accounts = set(published.read("gold", METRICS)["account_id"])
+    for name in (TIMELINE, HISTORY):
+        meta = pq.read_metadata(published.table_path("gold", name))
+        assert max(meta.row_group(g).num_rows for g in range(meta.num_row_groups)) <= ROW_GROUP_ROWS
+        assert index_path(published.table_path("gold", name)).exists()
+        table = ClusteredTable.open(published.table_path("gold", name), "account_id")
+        assert table is not None and set(table.index.keys.tolist()) <= accounts
+    served = Snapshot.load(published)
+    assert isinstance(served.timeline, ClusteredTable) and isinstance(served.history, ClusteredTable)
+
+
+def test_tables_the_api_reads_by_account_are_published_in_its_order(published):
+    """Metrics by account; rules and linking tables in their READ_ORDER, in small row groups: the API
+    keeps a few columns in memory and reads rows from the file (server.snapshot.FileTable)."""
+    import pyarrow.parquet as pq
+
+    from etl import linking
+    from etl.clustered import sorted_by
+    import rules
+    from server.snapshot import FileTable, Snapshot
+
+    orders = {METRICS: ["account_id"], **rules.READ_ORDER, **linking.READ_ORDER}
+    for name, order in orders.items():
+        table = pq.read_table(published.table_path("gold", name))
+        assert sorted_by(table.schema) == order, name
+        keys = table.select(order).to_pandas()
+        assert keys.equals(keys.sort_values(order, kind="stable").reset_index(drop=True)), name
+    served = Snapshot.load(published)
+    for table in (served.alerts, served.recommendations, served.rule_facts, served.master_members, served.links,
+                  served.rollups, served.review_queue):
+        assert isinstance(table, FileTable)
+    account = served.alerts.df["account_id"].iloc[0]
+    alerts = published.read("gold", "gold_risk_alerts")
+    assert len(served.alerts_for(account)) == int((alerts["account_id"] == account).sum())
+    assert served.alerts_for(account)[0]["message"]  # whole rows, texts included, come from the file
+
+
 def test_linking_runs_on_silver_and_meets_quality_targets(published, sample_bronze):
     from etl.linking import evaluate_links
 

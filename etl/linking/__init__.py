@@ -23,10 +23,12 @@ from etl.linking.schemas import (
     REVIEW_QUEUE,
     ROLLUPS,
     to_arrow,
+    READ_ORDER,
 )
 from etl.linking.standalone import run_standalone
 
 __all__ = [
+    "READ_ORDER",
     "ACCOUNT_LINKS",
     "LINK_SCHEMAS",
     "MASTER_ACCOUNTS",

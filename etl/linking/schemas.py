@@ -19,6 +19,14 @@ ACCOUNT_LINKS = "gold_account_links"
 REVIEW_QUEUE = "gold_link_review_queue"
 ROLLUPS = "gold_master_account_rollups"
 
+# The order each table is published in: by master account, so the API reads a master's
+# members, links and roll-up from the file instead of holding the tables.
+READ_ORDER: dict[str, list[str]] = {
+    MASTER_ACCOUNTS: ["master_id", "account_id"],
+    ACCOUNT_LINKS: ["master_id", "account_id_a", "account_id_b"],
+    ROLLUPS: ["master_id"],
+}
+
 LINK_SCHEMAS: dict[str, pa.Schema] = {
     MASTER_ACCOUNTS: pa.schema(
         [

@@ -234,3 +234,39 @@ def test_a_book_without_records_gives_zeros_and_nulls(metrics):
     assert col(facts, "open_sla_breaches") == [0, 0, 0] and col(facts, "overdue_amount_usd") == [0.0, 0.0, 0.0]
     for name in ("worst_sla_breach_case", "oldest_overdue_invoice", "usage_drop_vs_trailing_avg", "cross_sell_product", "days_since_last_escalation"):
         assert col(facts, name) == [None, None, None], name
+
+
+def _by_account(frame: pd.DataFrame, accounts: list[str]) -> dict[str, pd.DataFrame]:
+    return {name: df[df["account_id"].isin(accounts)] if "account_id" in df.columns else df for name, df in frame.items()}
+
+
+@pytest.mark.parametrize("groups", [[["A", "C"], ["B"]], [["C"], ["A"], ["B"]]])
+def test_facts_by_partition_equal_the_whole_book(book, metrics, groups):
+    """The pipeline computes the per-account facts partition by partition, the segment ones on the whole book."""
+    from rules.facts import PartitionFacts, book_facts, partition_facts
+
+    whole = build_rule_facts(book, metrics, AS_OF, Parameters())
+    parts = [
+        partition_facts(_by_account(book, g), metrics[metrics["account_id"].isin(g)], AS_OF, Parameters())
+        for g in groups
+    ]
+    split = book_facts(metrics, PartitionFacts.concat(parts), AS_OF, Parameters(), book.get("products"))
+    pd.testing.assert_frame_equal(split, whole)
+
+
+def test_late_usage_feed_is_decided_for_the_whole_book(book, metrics):
+    """A partition without last month's usage still gets its drops when another partition has the month."""
+    from rules.facts import PartitionFacts, book_facts, partition_facts
+
+    october = pd.to_datetime(book["usage"]["usage_month"]) >= "2026-10-01"
+    partial = dict(book, usage=book["usage"][~october | (book["usage"]["account_id"] != "B")])  # B lacks October
+    whole = build_rule_facts(partial, metrics, AS_OF)
+    parts = [partition_facts(_by_account(partial, [a]), metrics[metrics["account_id"] == a], AS_OF) for a in ("A", "B", "C")]
+    assert not parts[1].usage_delivered and any(p.usage_delivered for p in parts)
+    pd.testing.assert_frame_equal(book_facts(metrics, PartitionFacts.concat(parts), AS_OF, products=book.get("products")), whole)
+    # no partition has October: every usage fact is null, as for the whole book
+    late = dict(book, usage=book["usage"][~october])
+    parts = [partition_facts(_by_account(late, [a]), metrics[metrics["account_id"] == a], AS_OF) for a in ("A", "B", "C")]
+    split = book_facts(metrics, PartitionFacts.concat(parts), AS_OF, products=book.get("products"))
+    assert split["usage_drop_vs_trailing_avg"].isna().all()
+    pd.testing.assert_frame_equal(split, build_rule_facts(late, metrics, AS_OF))
