@@ -480,7 +480,13 @@ class Snapshot:
         return None if pos is None else self.master_members.take([pos])[0]
 
     def member_ids(self, master_id: str) -> list[str]:
-        return [] if self.master_members is None else self.master_members.rows(master_id)["account_id"].tolist()
+        if self.master_members is None:
+            return []
+        lo, hi = self.master_members.span(master_id)
+        ids = self.__dict__.get("_member_ids")
+        if ids is None:  # the frame's account_id column as Arrow (no copy): a slice of it, not a pandas row frame
+            ids = self._member_ids = pa.array(self.master_members.df["account_id"].array)
+        return ids.slice(lo, hi - lo).to_pylist()
 
     def members_of(self, master_id: str) -> list[dict[str, Any]]:
         return [] if self.master_members is None else self.master_members.records(master_id)

@@ -41,6 +41,8 @@ def test_in_memory_tables_match_to_pylist(published):
             assert table.records(key) == want, (name, key)
     some = rnd.sample([r for r in snap.metrics.index], 10)
     assert [snap.customer(a) for a in some] == snap.customers(some)
+    for master in list(dict.fromkeys(snap.master_members.df["master_id"]))[:50] + ["no-such-master"]:
+        assert snap.member_ids(master) == snap.master_members.rows(master)["account_id"].tolist()
 
 
 def test_pylist_matches_to_pylist_on_every_gold_table(published):
