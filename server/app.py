@@ -233,4 +233,5 @@ def create_app(
     app.state.cache = cache
     app.state.metrics = metrics
     app.state.worker = worker
+    app.state.graphql = graphql
     return app

@@ -35,7 +35,9 @@ class ResponseCache:
         self.ttl = config.ttl_seconds
         self.max_entries = config.max_entries
         self.metrics = metrics
-        self._cache = SimpleMemoryCache()
+        # No per-call timeout: aiocache enforces one with asyncio.wait_for, a new task for every get (tens of
+        # microseconds on a cache hit), and a dict lookup cannot hang.
+        self._cache = SimpleMemoryCache(timeout=None)
         self._tags: dict[str, set[str]] = defaultdict(set)  # tag -> keys
         self._entries: OrderedDict[str, tuple[str, ...]] = OrderedDict()  # key -> its tags, oldest first
         # Bumped by every invalidation: a response computed before one must not be cached after it.

@@ -54,7 +54,7 @@ class CorsConfig(_Strict):
 
 class CacheConfig(_Strict):
     enabled: bool = True
-    ttl_seconds: float = Field(default=60.0, ge=0, le=86_400)
+    ttl_seconds: float = Field(default=300.0, ge=0, le=86_400, description="5 minutes: a new snapshot or a mutation drops entries sooner")
     max_entries: int = Field(default=5000, ge=10, le=1_000_000)
 
 

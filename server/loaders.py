@@ -1,20 +1,50 @@
-"""Per-request DataLoaders for the fields that fan out (alert -> customer, customer -> alerts, ...).
+"""Per-request loaders for the fields that fan out (alert -> customer, customer -> alerts, ...).
 
-Made fresh for every request in the view's ``get_context`` (a loader's cache
-must not outlive the request: it would serve a mutation's caller stale
-statuses).  Each batch reads the snapshot once: one ``.loc`` for many
-customers instead of one per alert.
+Made fresh for every request in the view (a loader's cache must not outlive
+the request: it would serve a mutation's caller stale statuses).
+
+* `customer` is a DataLoader: a page of alerts asking for their customers
+  becomes one Arrow ``take`` of all their rows instead of one per alert.
+* `alerts` and `recommendations` are synchronous per-request caches
+  (`Memo`): the snapshot keeps those tables sorted by account, so one
+  customer's rows are a binary search and a slice, and a batch could only
+  repeat that search per key - while a DataLoader would cost every
+  customer's field a future, a task and two turns of the event loop (about
+  a tenth of the customer 360 profile's time).  Still one lookup per
+  customer per request, however many fields ask.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from server.overlay import alert_view, recommendation_view
 from server.snapshot import Snapshot
 from server.store import Overlay
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Memo(Generic[K, V]):
+    """A per-request cache in front of a synchronous lookup (DataLoader's `load` and `clear_all`, without awaiting)."""
+
+    def __init__(self, fn: Callable[[K], V]):
+        self._fn = fn
+        self._cache: dict[K, V] = {}
+
+    def load(self, key: K) -> V:
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = self._fn(key)
+            return value
+
+    def clear_all(self) -> None:
+        self._cache.clear()
 
 
 class Loaders:
@@ -23,8 +53,8 @@ class Loaders:
         self._overlay = overlay
         self._touch = touch
         self.customer = DataLoader(self._customers)
-        self.alerts = DataLoader(self._alerts)
-        self.recommendations = DataLoader(self._recommendations)
+        self.alerts: Memo[str, list[dict[str, Any]]] = Memo(self._alerts)
+        self.recommendations: Memo[str, list[dict[str, Any]]] = Memo(self._recommendations)
 
     def snap(self) -> Snapshot:
         return self._snapshot()
@@ -34,18 +64,10 @@ class Loaders:
         rows = {r["account_id"]: r for r in snap.customers(dict.fromkeys(ids))}
         return [rows.get(i) for i in ids]
 
-    async def _alerts(self, account_ids: list[str]) -> list[list[dict[str, Any]]]:
-        snap = self.snap()
-        out = []
-        for a in account_ids:
-            self._touch(a)
-            out.append([alert_view(r, self._overlay) for r in snap.alerts_for(a) or []])
-        return out
+    def _alerts(self, account_id: str) -> list[dict[str, Any]]:
+        self._touch(account_id)
+        return [alert_view(r, self._overlay) for r in self.snap().alerts_for(account_id) or []]
 
-    async def _recommendations(self, account_ids: list[str]) -> list[list[dict[str, Any]]]:
-        snap = self.snap()
-        out = []
-        for a in account_ids:
-            self._touch(a)
-            out.append([recommendation_view(r, self._overlay) for r in snap.recommendations_for(a) or []])
-        return out
+    def _recommendations(self, account_id: str) -> list[dict[str, Any]]:
+        self._touch(account_id)
+        return [recommendation_view(r, self._overlay) for r in self.snap().recommendations_for(account_id) or []]

@@ -80,6 +80,8 @@ def _clean(value: Any) -> Any:
 
 
 def _as_date(value: Any) -> date | None:
+    if value.__class__ is date:  # what Arrow's date32 columns give: nothing to clean
+        return value
     value = _clean(value)
     if isinstance(value, datetime):
         return value.date()
@@ -119,14 +121,41 @@ class Table:
 
     def records(self, value: str) -> list[dict[str, Any]]:
         lo, hi = self.span(value)
-        return _pylist(self.arrow.slice(lo, hi - lo)) if hi > lo else []
+        if hi - lo == 1:
+            return [self._row(lo)]
+        return _dicts(self._columns(), lambda a: a.slice(lo, hi - lo)) if hi > lo else []
 
     def take(self, positions) -> list[dict[str, Any]]:
         positions = np.asarray(positions, dtype=np.int64)
-        return _pylist(self.arrow.take(pa.array(positions))) if len(positions) else []
+        n = len(positions)
+        if n <= 1:
+            return [self._row(int(positions[0]))] if n else []
+        lo, hi = int(positions.min()), int(positions.max()) + 1
+        if hi - lo <= 2 * n:  # nearby rows (one customer's page): slice the range, pick in Python; no Arrow take
+            rows = _dicts(self._columns(), lambda a: a.slice(lo, hi - lo))
+            return [rows[p - lo] for p in positions.tolist()]
+        index = pa.array(positions)
+        return _dicts(self._columns(), lambda a: a.take(index))
 
     def column(self, name: str) -> pa.ChunkedArray:
         return self.arrow.column(name)
+
+    def _columns(self) -> list[tuple[str, pa.Array, bool]]:
+        """(name, the column as one array, whether it is floating point), made on first use."""
+        cols = self.__dict__.get("_cols")
+        if cols is None:
+            cols = [(name, col.chunk(0) if col.num_chunks == 1 else col.combine_chunks(), pa.types.is_floating(col.type))
+                    for name, col in zip(self.arrow.column_names, self.arrow.columns, strict=True)]
+            self._cols = cols
+        return cols
+
+    def _row(self, pos: int) -> dict[str, Any]:
+        """One row as a dict, value by value (a one-row slice's to_pylist costs several times more)."""
+        out = {}
+        for name, arr, is_float in self._columns():
+            v = arr[pos].as_py()
+            out[name] = None if is_float and v != v else v  # NaN is a null
+        return out
 
 
 def _sort_key(column: pa.ChunkedArray) -> np.ndarray | None:
@@ -291,14 +320,24 @@ class KeyPositions:
         return pos
 
 
+def _dicts(columns: list[tuple[str, pa.Array, bool]], pick) -> list[dict[str, Any]]:
+    """Rows as dicts of Python values, converted column by column (`pick` selects the rows of each
+    column): the same dicts as ``to_pylist`` of those rows in about a third of the time; NaN is a null."""
+    names, values = [], []
+    for name, arr, is_float in columns:
+        vals = pick(arr).to_pylist()
+        if is_float:
+            vals = [None if v != v else v for v in vals]
+        names.append(name)
+        values.append(vals)
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
 def _pylist(table: pa.Table) -> list[dict[str, Any]]:
-    """Arrow rows as dicts of Python values; a float NaN is a null like any other."""
-    rows = table.to_pylist()
-    for r in rows:
-        for k, v in r.items():
-            if isinstance(v, float) and math.isnan(v):
-                r[k] = None
-    return rows
+    """Arrow rows as dicts of Python values; a float NaN is a null like any other.  Column by column
+    (`_dicts`): the same dicts as ``table.to_pylist()``, faster."""
+    cols = [(name, col, pa.types.is_floating(col.type)) for name, col in zip(table.column_names, table.columns, strict=True)]
+    return _dicts(cols, lambda c: c) if table.num_rows else []
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -446,7 +485,13 @@ class Snapshot:
         return None if pos is None else self.master_members.take([pos])[0]
 
     def member_ids(self, master_id: str) -> list[str]:
-        return [] if self.master_members is None else self.master_members.rows(master_id)["account_id"].tolist()
+        if self.master_members is None:
+            return []
+        lo, hi = self.master_members.span(master_id)
+        ids = self.__dict__.get("_member_ids")
+        if ids is None:  # the frame's account_id column as Arrow (no copy): a slice of it, not a pandas row frame
+            ids = self._member_ids = pa.array(self.master_members.df["account_id"].array)
+        return ids.slice(lo, hi - lo).to_pylist()
 
     def members_of(self, master_id: str) -> list[dict[str, Any]]:
         return [] if self.master_members is None else self.master_members.records(master_id)

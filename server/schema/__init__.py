@@ -24,6 +24,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 
 from server.config import ServerConfig
 from server.context import ClientError, Info, NoSnapshotError
+from server.executor import PlanExecutor
 from server.schema.accounts import AccountQuery
 from server.schema.alerts import AlertQuery
 from server.schema.customers import CustomerQuery
@@ -104,6 +105,7 @@ def build_schema(config: ServerConfig | None = None) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=512),
             lambda: MaskErrors(should_mask_error=lambda e: not visible(e)),
         ],
+        execution_context_class=PlanExecutor,  # compiled plans for query operations (server/executor.py)
     )
 
 

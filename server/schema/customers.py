@@ -135,21 +135,25 @@ class Customer:
         after: str | None = None,
     ) -> TimelineConnection:
         snap = info.context.snapshot()
-        df = snap.timeline_for(str(self.id))
-        if types:
-            df = df[df["event_type"].isin([t.value for t in types])]
-        if since is not None or until is not None:
-            d = df["event_date"].map(_as_date)
-            mask = d.notna()
-            if since is not None:
-                mask &= d >= since
-            if until is not None:
-                mask &= d <= until
-            df = df[mask]
-        df = df.iloc[::-1]  # newest first
+        if types or since is not None or until is not None:
+            df = snap.timeline_for(str(self.id))
+            if types:
+                df = df[df["event_type"].isin([t.value for t in types])]
+            if since is not None or until is not None:
+                d = df["event_date"].map(_as_date)
+                mask = d.notna()
+                if since is not None:
+                    mask &= d >= since
+                if until is not None:
+                    mask &= d <= until
+                df = df[mask]
+            positions = df.index.to_numpy()
+        else:  # unfiltered: the row positions alone, no frame
+            positions = snap.timeline.positions(str(self.id))
+        positions = positions[::-1]  # newest first
         offset = cursor_decode(after)
         first = info.context.page_size(first)
-        page = df.iloc[offset : offset + first]
+        page = positions[offset : offset + first]
         events = [
             TimelineEvent(
                 id=strawberry.ID(r["event_id"]),
@@ -161,26 +165,26 @@ class Customer:
                 source_table=r["source_table"],
                 source_id=r["source_id"],
             )
-            for r in snap.timeline.take(page.index)
+            for r in snap.timeline.take(page)
         ]
         end = offset + len(page)
         return TimelineConnection(
-            total_count=len(df),
-            page_info=PageInfo(has_next_page=end < len(df), end_cursor=cursor_encode(end) if len(page) else after),
+            total_count=len(positions),
+            page_info=PageInfo(has_next_page=end < len(positions), end_cursor=cursor_encode(end) if len(page) else after),
             events=events,
         )
 
     @strawberry.field(description="The customer's alerts (all statuses unless filtered), most severe first; empty when the snapshot has no alerts table")
-    async def alerts(self, info: Info, statuses: list[AlertStatus] | None = None) -> list[Alert]:
-        rows = await info.context.loaders.alerts.load(str(self.id))
+    def alerts(self, info: Info, statuses: list[AlertStatus] | None = None) -> list[Alert]:
+        rows = info.context.loaders.alerts.load(str(self.id))
         wanted = {s.value for s in statuses} if statuses else None
         rows = [r for r in rows if wanted is None or r["status"] in wanted]
         rows.sort(key=lambda r: (SEVERITY_ORDER.get(r["severity"], 9), -(r.get("impact_usd") or 0), r["alert_id"]))
         return [Alert.from_row(r) for r in rows]
 
     @strawberry.field(description="The customer's recommendations (all statuses unless filtered), highest priority first; empty when the snapshot has none")
-    async def recommendations(self, info: Info, statuses: list[RecommendationStatus] | None = None) -> list[Recommendation]:
-        rows = await info.context.loaders.recommendations.load(str(self.id))
+    def recommendations(self, info: Info, statuses: list[RecommendationStatus] | None = None) -> list[Recommendation]:
+        rows = info.context.loaders.recommendations.load(str(self.id))
         wanted = {s.value for s in statuses} if statuses else None
         rows = [r for r in rows if wanted is None or r["status"] in wanted]
         rows.sort(key=lambda r: (SEVERITY_ORDER.get(r["priority"], 9), -(r.get("impact_usd") or 0), r["recommendation_id"]))

@@ -1,0 +1,500 @@
+"""Compiled execution of validated query operations: graphql-core's result without its per-field overhead.
+
+graphql-core executes a document by walking it field by field: for every
+field of every object it looks the field up, builds a ``GraphQLResolveInfo``
+and a response path, computes the arguments, calls the resolver, then checks
+the result against the field's type.  For the customer 360 profile (about 180
+fields) that walk costs more than the resolvers themselves.
+
+`PlanExecutor` is graphql-core's executor (Strawberry's subclass of it,
+passed to the schema as ``execution_context_class``) with one change: a query
+operation is first compiled, once per document text and operation, into a
+`Plan` - for every object type and selection set, the collected fields (by
+graphql-core's own `collect_fields`), each with how to get its value and how
+to complete it:
+
+* a Strawberry field without a resolver is read with ``getattr`` (what
+  Strawberry's basic-field resolver does), with no resolve info;
+* any other field calls its resolver exactly as graphql-core does, with a
+  ``GraphQLResolveInfo`` built by the executor, its response path, and the
+  arguments from `get_argument_values` (computed once when they use no
+  variables);
+* leaves are coerced with the type's own ``coerce_output_value``; lists and
+  objects complete their items and sub-selections; awaitable results are
+  collected and awaited together (so DataLoaders still batch), then
+  completed.
+
+A plan covers only the plain case.  It is not made for mutations and
+subscriptions, for documents with directives on selections (``@skip``,
+``@include``, ``@defer``, ...) or fragment arguments, for abstract types
+(interfaces, unions), introspection (``__schema``, ``__type``) or fields
+without a resolver function, nor when resolver middleware or an abort
+signal is in use: those always run through graphql-core.  At run time,
+anything graphql-core would report as an error - a resolver raising, a null
+for a non-null field, a value a scalar cannot serialise, a failed
+``is_type_of`` - abandons the plan's result and executes the operation again
+through graphql-core, which then produces the errors, paths and partial data.
+That re-execution is safe because a query's resolvers only read (GraphQL's
+contract for query fields); the first attempt's coroutines are closed.
+
+So the result is always graphql-core's: `tests/server/test_executor.py`
+executes the client's, the REST routes' and the bench's documents over many
+customers both ways and compares the JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLBoolean,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLString,
+    GraphQLObjectType,
+    InlineFragmentNode,
+    OperationType,
+    SelectionSetNode,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import collect_fields, collect_subfields
+from graphql.execution.values import get_argument_values
+from graphql.language import ListValueNode, ObjectValueNode, VariableNode
+from graphql.pyutils import Path, Undefined, is_iterable
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.field import StrawberryField
+
+log = logging.getLogger("c360.server.executor")
+
+DEFINITION = "strawberry-definition"  # where Strawberry keeps a GraphQL field's StrawberryField
+PLAN_CACHE_SIZE = 512
+
+
+# graphql-core's built-in scalars return values of exactly these classes unchanged (finite floats; an int
+# out of 32-bit range is an error, so Int is left to the scalar).
+UNCHANGED = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool, GraphQLFloat: float}
+
+
+class Unsupported(Exception):
+    """The operation uses something plans do not cover: graphql-core executes it."""
+
+
+class Fallback(Exception):
+    """At run time: graphql-core would report an error here (or do something plans do not cover)."""
+
+
+# How a field's value is read: an attribute, Strawberry's resolver of a field without one, a resolver function
+# called through Strawberry's wrapper (arguments converted, field extensions, exception handlers), the same
+# function called directly (nothing for that wrapper to do: no arguments, extensions or handlers), __typename.
+ATTR, CALL_DEFAULT, RESOLVE, DIRECT, TYPENAME = range(5)
+
+Completer = Callable[[Any, Path | None, "Run"], Any]
+
+
+class FieldPlan:
+    __slots__ = ("args", "attr", "call", "complete", "field_def", "key", "kind", "node", "nodes", "nullable", "parent_type",
+                 "path_needed", "resolve", "same", "value")
+
+    def __init__(self, key: str, kind: int, parent_type: GraphQLObjectType) -> None:
+        self.key = key
+        self.kind = kind
+        self.parent_type = parent_type
+        self.attr: str | None = None
+        self.resolve: Callable[..., Any] | None = None
+        self.field_def = None
+        self.node: FieldNode | None = None
+        self.nodes: list[FieldNode] = []
+        self.args: dict[str, Any] | None = {}  # None: computed per run (the arguments use variables)
+        self.complete: Completer | None = None
+        self.path_needed = False  # something below needs the response path (a resolver's info)
+        self.value: Any = None  # TYPENAME: the type's name
+        self.same: type = _Never  # a leaf whose values of this class are returned unchanged (see UNCHANGED)
+        self.nullable = False
+        self.call: tuple | None = None  # DIRECT: (function, pass source first, info parameter, source parameters, Info class)
+
+
+class _Never:
+    """No value is of this class."""
+
+
+class Run:
+    """The state of one execution of a plan."""
+
+    __slots__ = ("build_info", "executor", "hide_suggestions", "is_awaitable", "pending", "variable_values")
+
+    def __init__(self, executor: StrawberryGraphQLCoreExecutionContext) -> None:
+        self.executor = executor
+        self.build_info = executor.build_resolve_info
+        self.variable_values = executor.variable_values
+        self.hide_suggestions = executor.hide_suggestions
+        self.is_awaitable = executor.is_awaitable
+        # (awaitable, completer, container, key, path): resolver results still to await
+        self.pending: list[tuple[Any, Completer, dict[str, Any], str, Path]] = []
+
+    def discard(self) -> None:
+        for awaitable, *_ in self.pending:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()  # never awaited: no "coroutine was never awaited" warning
+        self.pending = []
+
+
+# ---------------------------------------------------------------------------- running
+
+
+def run_fields(fields: tuple[FieldPlan, ...], type_name: str, source: Any, path: Path | None, run: Run) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields:
+        kind = f.kind
+        if kind == ATTR:
+            value = getattr(source, f.attr)
+            same = f.same
+            if value.__class__ is same:  # what complete_leaf would return, without the call
+                if same is not float or value - value == 0.0:
+                    out[f.key] = value
+                    continue
+            elif value is None and f.nullable:
+                out[f.key] = None
+                continue
+            out[f.key] = f.complete(value, Path(path, f.key, type_name) if f.path_needed else None, run)
+            continue
+        if kind == TYPENAME:
+            out[f.key] = f.value
+            continue
+        field_path = Path(path, f.key, type_name)
+        if kind == DIRECT:
+            func, pass_source, info_name, source_names, info_class = f.call
+            kwargs = {name: source for name in source_names}
+            if info_name is not None:
+                kwargs[info_name] = info_class(_raw_info=run.build_info(f.field_def, f.nodes, f.parent_type, field_path),
+                                               _field=f.value)
+            value = func(source, **kwargs) if pass_source else func(**kwargs)
+        elif kind == CALL_DEFAULT:
+            value = f.resolve(source, None)
+        else:
+            info = run.build_info(f.field_def, f.nodes, f.parent_type, field_path)
+            args = f.args
+            if args is None:
+                args = get_argument_values(f.field_def, f.node, run.variable_values, None, run.hide_suggestions)
+            value = f.resolve(source, info, **args)
+        if run.is_awaitable(value):
+            out[f.key] = None  # keeps the key's place; filled in once awaited
+            run.pending.append((value, f.complete, out, f.key, field_path))
+            continue
+        out[f.key] = f.complete(value, field_path, run)
+    return out
+
+
+class Plan:
+    def __init__(self, root_type: GraphQLObjectType, fields: tuple[FieldPlan, ...]):
+        self.root_type = root_type
+        self.fields = fields
+
+    def execute(self, executor: StrawberryGraphQLCoreExecutionContext) -> Any:
+        """The operation's data; None when graphql-core must execute it; or an awaitable of either."""
+        run = Run(executor)
+        try:
+            data = run_fields(self.fields, self.root_type.name, executor.root_value, None, run)
+        except Exception:  # noqa: BLE001 - graphql-core runs it again and reports the error properly
+            run.discard()
+            return None
+        if not run.pending:
+            return data
+        return self._settle(data, run)
+
+    @staticmethod
+    async def _settle(data: dict[str, Any], run: Run) -> dict[str, Any] | None:
+        try:
+            while run.pending:
+                batch, run.pending = run.pending, []
+                values = await asyncio.gather(*(p[0] for p in batch), return_exceptions=True)
+                for (_, complete, container, key, path), value in zip(batch, values, strict=True):
+                    if isinstance(value, BaseException):
+                        raise Fallback from value
+                    container[key] = complete(value, path, run)
+        except Exception:  # noqa: BLE001
+            run.discard()
+            return None
+        return data
+
+
+# ---------------------------------------------------------------------------- compiling
+
+
+def _uses_variables(value) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_uses_variables(v) for v in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_uses_variables(f.value) for f in value.fields)
+    return False
+
+
+def _check_selections(selection_set: SelectionSetNode | None, fragments: dict, seen: set[str]) -> None:
+    """Refuse what collecting fields once per document would get wrong: directives and fragment arguments."""
+    if selection_set is None:
+        return
+    for sel in selection_set.selections:
+        if sel.directives:
+            raise Unsupported("directives on selections")
+        if isinstance(sel, FragmentSpreadNode):
+            if getattr(sel, "arguments", None):
+                raise Unsupported("fragment arguments")
+            name = sel.name.value
+            if name not in seen:
+                seen.add(name)
+                frag = fragments.get(name)
+                if frag is None:
+                    raise Unsupported(f"unknown fragment {name}")
+                if frag.directives or getattr(frag, "variable_definitions", None):
+                    raise Unsupported("fragment directives or variables")
+                _check_selections(frag.selection_set, fragments, seen)
+        elif isinstance(sel, (FieldNode, InlineFragmentNode)):
+            _check_selections(sel.selection_set, fragments, seen)
+
+
+class Compiler:
+    def __init__(self, executor: StrawberryGraphQLCoreExecutionContext):
+        self.schema = executor.schema
+        self.fragments = executor.fragments
+        self.variable_values = executor.variable_values  # only @skip/@include would read them: refused above
+        self.operation = executor.operation
+        self.hide_suggestions = executor.hide_suggestions
+
+    def compile(self) -> Plan:
+        op = self.operation
+        if op.directives:
+            raise Unsupported("operation directives")
+        _check_selections(op.selection_set, {n: d.definition for n, d in self.fragments.items()}, set())
+        root_type = self.schema.get_root_type(op.operation)
+        if root_type is None:
+            raise Unsupported("no root type")
+        collected = collect_fields(self.schema, self.fragments, self.variable_values, root_type, op, self.hide_suggestions)
+        return Plan(root_type, self.fields(root_type, collected.grouped_field_set))
+
+    def fields(self, parent_type: GraphQLObjectType, grouped: dict) -> tuple[FieldPlan, ...]:
+        return tuple(self.field(parent_type, key, details) for key, details in grouped.items())
+
+    def field(self, parent_type: GraphQLObjectType, key: str, details: list) -> FieldPlan:
+        node: FieldNode = details[0].node
+        name = node.name.value
+        if name == "__typename":
+            f = FieldPlan(key, TYPENAME, parent_type)
+            f.value = parent_type.name
+            return f
+        if name.startswith("__"):
+            raise Unsupported("introspection")
+        field_def = parent_type.fields.get(name)
+        if field_def is None or field_def.resolve is None:
+            raise Unsupported(f"{parent_type.name}.{name} has no resolver function")
+        resolve = field_def.resolve
+        sfield = (field_def.extensions or {}).get(DEFINITION)
+        if getattr(resolve, "_is_default", False):  # Strawberry's resolver of a field without one: no info, no arguments
+            if isinstance(sfield, StrawberryField) and sfield.base_resolver is None and sfield.default_resolver is getattr:
+                f = FieldPlan(key, ATTR, parent_type)
+                f.attr = sfield.python_name
+            else:
+                f = FieldPlan(key, CALL_DEFAULT, parent_type)
+        elif (call := self.direct_call(resolve, sfield, field_def, node)) is not None:
+            f = FieldPlan(key, DIRECT, parent_type)
+            f.call = call
+            f.value = sfield
+        else:
+            f = FieldPlan(key, RESOLVE, parent_type)
+            if field_def.args or node.arguments:
+                if any(_uses_variables(a.value) for a in node.arguments or ()):
+                    f.args = None
+                else:
+                    f.args = get_argument_values(field_def, node, self.variable_values, None, self.hide_suggestions)
+        f.resolve = resolve
+        f.field_def = field_def
+        f.node = node
+        f.nodes = [d.node for d in details]
+        f.complete, below = self.completer(field_def.type, details, (field_def, parent_type))
+        f.path_needed = f.kind != ATTR or below
+        f.nullable = not is_non_null_type(field_def.type)
+        leaf = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
+        f.same = UNCHANGED.get(leaf, _Never) if is_leaf_type(leaf) else _Never
+        return f
+
+    def direct_call(self, resolve, sfield, field_def, node: FieldNode) -> tuple | None:
+        """How to call a resolver function without Strawberry's wrapper, when the wrapper has nothing to do:
+        Strawberry's own wrapper (not a custom resolve), no GraphQL arguments, no field extensions, no exception
+        handlers in the schema.  It passes exactly what the wrapper would: the source as ``self`` or as the
+        parent/root parameter, and a Strawberry ``Info`` around graphql-core's resolve info."""
+        strawberry_schema = getattr(self.schema, "_strawberry_schema", None)
+        if (strawberry_schema is None or getattr(strawberry_schema, "exception_handlers", ()) or not isinstance(sfield, StrawberryField)
+                or sfield.base_resolver is None or sfield.extensions or sfield.arguments or field_def.args or node.arguments
+                or not getattr(resolve, "__qualname__", "").startswith("GraphQLCoreConverter.from_resolver.")):
+            return None
+        resolver = sfield.base_resolver
+        func = resolver.wrapped_func
+        if not callable(func):
+            return None
+        info = resolver.info_parameter
+        sources = tuple(p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None)
+        return func, resolver.self_parameter is not None, None if info is None else info.name, sources, strawberry_schema.config.info_class
+
+    def completer(self, type_, details: list, owner: tuple) -> tuple[Completer, bool]:
+        """How to complete a value of `type_`, and whether that needs the response path.
+
+        `owner` is (field definition, parent type) of the field whose value this is: an
+        object type's ``is_type_of`` gets that field's resolve info, as in graphql-core.
+        """
+        if is_non_null_type(type_):
+            inner, needs_path = self.completer(type_.of_type, details, owner)
+
+            def complete_non_null(value, path, run):
+                out = inner(value, path, run)
+                if out is None:
+                    raise Fallback("null for a non-null field")
+                return out
+
+            return complete_non_null, needs_path
+
+        if is_list_type(type_):
+            item, needs_path = self.completer(type_.of_type, details, owner)
+
+            def complete_list(value, path, run):
+                if value is None:
+                    return None
+                if type(value) is not list and type(value) is not tuple:
+                    if isinstance(value, Exception) or not is_iterable(value) or run.executor.is_async_iterable(value):
+                        raise Fallback("not a list")
+                is_awaitable = run.is_awaitable
+                out = []
+                for i, v in enumerate(value):
+                    if is_awaitable(v):
+                        raise Fallback("awaitable list item")
+                    out.append(item(v, Path(path, i, None) if needs_path else None, run))
+                return out
+
+            return complete_list, needs_path
+
+        if is_leaf_type(type_):
+            coerce = type_.coerce_output_value
+            same = UNCHANGED.get(type_)  # a class whose values the built-in scalar returns as they are
+
+            def complete_leaf(value, path, run):
+                if value is None:
+                    return None
+                if value.__class__ is same and (same is not float or value - value == 0.0):  # finite floats only
+                    return value
+                if isinstance(value, Exception):
+                    raise Fallback("an exception as a value")
+                out = coerce(value)
+                if out is None or out is Undefined:
+                    raise Fallback("a value the type cannot serialise")
+                return out
+
+            return complete_leaf, False
+
+        if is_object_type(type_):
+            collected = collect_subfields(self.schema, self.fragments, self.variable_values, self.operation, type_, details,
+                                          self.hide_suggestions)
+            fields = self.fields(type_, collected.grouped_field_set)
+            type_name = type_.name
+            is_type_of = type_.is_type_of
+            if is_type_of is None:
+
+                def complete_object(value, path, run):
+                    if value is None:
+                        return None
+                    if isinstance(value, Exception):
+                        raise Fallback("an exception as a value")
+                    return run_fields(fields, type_name, value, path, run)
+
+                return complete_object, any(f.path_needed for f in fields)
+
+            field_def, parent_type = owner
+            nodes = [d.node for d in details]
+
+            def complete_checked_object(value, path, run):
+                if value is None:
+                    return None
+                if isinstance(value, Exception):
+                    raise Fallback("an exception as a value")
+                if is_type_of(value, run.build_info(field_def, nodes, parent_type, path)) is not True:
+                    raise Fallback("is_type_of refused the value (or is async)")
+                return run_fields(fields, type_name, value, path, run)
+
+            return complete_checked_object, True
+
+        raise Unsupported(f"abstract type {type_}")
+
+
+# ---------------------------------------------------------------------------- the executor
+
+_plans: OrderedDict[tuple, tuple[Any, Plan | None]] = OrderedDict()
+_plans_lock = threading.Lock()  # execute_sync may run in worker threads
+
+
+def plan_for(executor: StrawberryGraphQLCoreExecutionContext) -> Plan | None:
+    """The operation's plan, compiled on first use; None when graphql-core must execute it."""
+    op = executor.operation
+    source = op.loc.source.body if op.loc is not None else None
+    key = (id(executor.schema), source if source is not None else id(op), op.name.value if op.name else None)
+    with _plans_lock:
+        entry = _plans.get(key)
+        if entry is not None and (source is not None or entry[0] is op):
+            _plans.move_to_end(key)
+            return entry[1]
+    try:
+        plan: Plan | None = Compiler(executor).compile()
+    except Unsupported as exc:
+        log.debug("graphql-core executes %s: %s", key[2] or "the operation", exc)
+        plan = None
+    except Exception:  # graphql-core internals changed?  Its own executor still works.
+        log.warning("could not compile %s; graphql-core executes it", key[2] or "the operation", exc_info=True)
+        plan = None
+    with _plans_lock:
+        _plans[key] = (op, plan)  # the operation is kept so its id is not reused while cached
+        while len(_plans) > PLAN_CACHE_SIZE:
+            _plans.popitem(last=False)
+    return plan
+
+
+class PlanExecutor(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor, running a query operation's compiled plan first (see the module docstring)."""
+
+    def plan(self) -> Plan | None:
+        if self.operation.operation != OperationType.QUERY or self.abort_signal is not None:
+            return None
+        mm = self.middleware_manager
+        if mm is not None and mm.middlewares:
+            return None
+        return plan_for(self)
+
+    def execute_operation(self, serially: bool | None = None):
+        plan = self.plan() if serially is None else None
+        if plan is None:
+            return super().execute_operation(serially)
+        data = plan.execute(self)
+        if data is None:
+            return super().execute_operation(serially)
+        if not isinstance(data, dict):  # an awaitable: resolvers returned awaitables
+            return self._finish_async(data)
+        return self.finish(self.build_response(data))
+
+    async def _finish_async(self, pending):
+        data = await pending
+        if data is None:
+            result = super().execute_operation()
+            return await result if self.is_awaitable(result) else result
+        return self.finish(self.build_response(data))
+
+    def try_plan(self):
+        """The data when the plan ran cleanly, else None (or an awaitable of either): for callers that
+        handle the other cases with the whole Strawberry pipeline (the view's fast lane)."""
+        plan = self.plan()
+        return None if plan is None else plan.execute(self)
