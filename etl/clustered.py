@@ -301,6 +301,27 @@ class RowGroupReader:
         return table.take(pa.array(at))
 
 
+class InMemoryRows:
+    """`RowGroupReader`'s reads over a table held in memory: slices, no decoding."""
+
+    def __init__(self, table: pa.Table):
+        self.table = table.combine_chunks()
+        self.schema = self.table.schema
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def read(self, lo: int, hi: int) -> pa.Table:
+        return self.table.slice(lo, max(hi - lo, 0))
+
+    def take(self, positions) -> pa.Table:
+        positions = np.asarray(positions, dtype=np.int64)
+        if not len(positions):
+            return self.schema.empty_table()
+        lo, hi = int(positions.min()), int(positions.max()) + 1
+        return self.table.slice(lo, hi - lo).take(pa.array(positions - lo))
+
+
 class ClusteredTable:
     """An account-clustered Parquet file read account by account.
 
@@ -323,13 +344,21 @@ class ClusteredTable:
             raise ValueError(f"{self.path}: rows of one {key} are not contiguous")
 
     @classmethod
-    def open(cls, path: Path, key: str, within: list[str] | None = None) -> ClusteredTable | None:
-        """The table, or None when the file is not clustered by `key` in small row groups."""
+    def open(cls, path: Path, key: str, within: list[str] | None = None, in_memory_rows: int = 0) -> ClusteredTable | None:
+        """The table, or None when the file is not clustered by `key` in small row groups.
+
+        A table of at most `in_memory_rows` rows is read whole into memory (the same
+        reads, without decoding a row group per request)."""
         meta = pq.read_metadata(path)
         if not small_row_groups(meta):
             return None
         index = read_index(Path(path), key, meta.num_rows) or build_index(Path(path), key)
-        return None if index is None else cls(path, key, within, index)
+        if index is None:
+            return None
+        table = cls(path, key, within, index)
+        if meta.num_rows <= in_memory_rows:
+            table.reader = InMemoryRows(pq.read_table(path))
+        return table
 
     def __len__(self) -> int:
         return len(self.reader)

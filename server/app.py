@@ -81,7 +81,7 @@ def create_app(
     config = config or load_server_config(config_dir)
     if config.json_logs:
         configure_logging(True)
-    holder = SnapshotHolder(data_dir, config.snapshot_check_seconds, poll=False)
+    holder = SnapshotHolder(data_dir, config.snapshot_check_seconds, poll=False, in_memory_rows=config.snapshot_in_memory_rows)
     store = Store.open(data_dir, config.state_dir)
     tasks = salesforce_tasks(config_dir, config.write_back, environ) if salesforce == AUTO else salesforce
     operations = Operations(holder, store, config.write_back, salesforce_configured=tasks is not None)

@@ -81,6 +81,10 @@ class ServerConfig(_Strict):
     write_back: WriteBackConfig = WriteBackConfig()
     state_dir: str = Field(default="state", description="directory of the state database, relative to the data directory")
     snapshot_check_seconds: float = Field(default=2.0, gt=0, le=3600)
+    snapshot_in_memory_rows: int = Field(
+        default=10_000_000, ge=0,
+        description="the timeline or history is held in memory up to this many rows, else read from its file per account",
+    )
     client_dist: str = Field(default="client/dist", description="built client to serve at /, relative to the repository")
     json_logs: bool = True
 

@@ -97,6 +97,12 @@ def test_timeline_and_history_are_published_clustered_by_account(published):
         assert table is not None and set(table.index.keys.tolist()) <= accounts
     served = Snapshot.load(published)
     assert isinstance(served.timeline, ClusteredTable) and isinstance(served.history, ClusteredTable)
+    # held in memory (a small book) or read from the file a row group at a time: the same rows
+    from_file = Snapshot.load(published, in_memory_rows=0)
+    assert type(from_file.timeline.reader).__name__ == "RowGroupReader" != type(served.timeline.reader).__name__
+    for account in sorted(accounts)[:25]:
+        assert from_file.timeline.records(account) == served.timeline.records(account)
+        assert from_file.history_for(account) == served.history_for(account)
 
 
 def test_tables_the_api_reads_by_account_are_published_in_its_order(published):
