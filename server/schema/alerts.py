@@ -347,10 +347,14 @@ class RecommendationConnection:
     edges: list[RecommendationEdge]
 
 
-def _mask(df, status: np.ndarray, customer_id, statuses, levels_col: str, levels, groups: list[tuple[str, list[str] | None]]):
-    mask = np.ones(len(df), dtype=bool)
-    if customer_id:
-        mask &= df["account_id"].to_numpy(dtype=object) == str(customer_id)
+def _mask(slices, status: np.ndarray, customer_id, statuses, levels_col: str, levels, groups: list[tuple[str, list[str] | None]]):
+    df = slices.df
+    if customer_id:  # the table is sorted by account: one binary search, not a million comparisons
+        lo, hi = slices.span(str(customer_id))
+        mask = np.zeros(len(df), dtype=bool)
+        mask[lo:hi] = True
+    else:
+        mask = np.ones(len(df), dtype=bool)
     if statuses:
         mask &= np.isin(status, [s.value for s in statuses])
     if levels:
@@ -383,10 +387,10 @@ def _page(info: Info, table: str, kind: str, f, first: int, after: str | None):
     df = slices.df
     status = overlay.effective_status(snap, kind, ctx.store.overlay)
     if kind == "alert":
-        mask = _mask(df, status, f.customer_id, f.statuses, "severity", f.severities, [("alert_type", f.types), ("category", f.categories)])
+        mask = _mask(slices, status, f.customer_id, f.statuses, "severity", f.severities, [("alert_type", f.types), ("category", f.categories)])
         order_cols = ("severity", "last_seen", "alert_id")
     else:
-        mask = _mask(df, status, f.customer_id, f.statuses, "priority", f.priorities, [("rule_id", f.rule_ids), ("category", f.categories)])
+        mask = _mask(slices, status, f.customer_id, f.statuses, "priority", f.priorities, [("rule_id", f.rule_ids), ("category", f.categories)])
         order_cols = ("priority", "last_seen", "recommendation_id")
     sub = df[mask]
     ordered = sub.iloc[_order(sub, *order_cols)] if len(sub) else sub
