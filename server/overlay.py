@@ -103,6 +103,7 @@ def effective_status(snap: Snapshot, kind: str, overlay: Overlay) -> np.ndarray:
         last = None if last is None or last is pd.NaT else last
         if last is None or changes[-1].at > last:
             status[pos] = changes[-1].new_status
-    memo.clear()
+    for stale in [k for k in memo if k[0] == kind]:  # one entry per kind: alerts and recommendations alternate
+        del memo[stale]
     memo[(kind, overlay.last_seq)] = status
     return status
