@@ -154,7 +154,7 @@ def _vm_hwm_mib(pid: int) -> float:
 
 
 class Process:
-    """A server subprocess; `stop` returns its peak RSS (MiB) from wait4."""
+    """A server subprocess; `stop` returns its peak RSS (MiB), read just before it is stopped."""
 
     def __init__(self, cmd: list[str], env: dict[str, str], port: int, log: Path):
         self.port = port
@@ -179,8 +179,21 @@ class Process:
         self.stop()
         raise RuntimeError(f"server not ready within {timeout:.0f} s; log {self.log}")
 
+    def _hwm_mib(self) -> float:
+        """The process's own RSS high-water mark (VmHWM). Not wait4's ru_maxrss: Linux carries a
+        parent's high-water mark into a child at fork, so a server started by a bench process that
+        had held the extraction's 14 GB reported 14 GB."""
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return float("nan")
+
     def stop(self) -> float:
         if self.proc.returncode is None:
+            hwm = self._hwm_mib()
             self.proc.send_signal(signal.SIGINT)
             deadline = time.monotonic() + 20
             usage = None
@@ -195,7 +208,7 @@ class Process:
                 _, status, usage = os.wait4(self.proc.pid, 0)
                 self.proc.returncode = os.waitstatus_to_exitcode(status)
             self._log.close()
-            return usage.ru_maxrss / 1024
+            return hwm if hwm == hwm else usage.ru_maxrss / 1024  # (NaN: /proc unreadable)
         self._log.close()
         return float("nan")
 
