@@ -56,7 +56,7 @@ def new_run_id(now: datetime | None = None) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -73,7 +73,7 @@ def atomic_write_text(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def write_parquet(
@@ -135,7 +135,7 @@ def write_bronze_batch(
     staging = final.with_name(f".staging-{final.name}-{uuid.uuid4().hex[:6]}")
     write_parquet(out, staging / "part-00000.parquet")
     os.rename(staging, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     return final
 
 
@@ -504,7 +504,7 @@ class RunWriter:
             shutil.rmtree(trash, ignore_errors=True)
         else:
             os.rename(self.staging, self.final)
-        _fsync_dir(self.final.parent)
+        fsync_dir(self.final.parent)
         atomic_write_text(self.data_dir / CURRENT_FILE, json.dumps({"run_id": self.run_id}) + "\n")
         return Snapshot(self.run_id, self.final, body)
 

@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from etl.errors import DataError
-from etl.storage import write_bronze_batch
+from etl.storage import fsync_dir, write_bronze_batch
 
 STAGING_PREFIX = ".generate-staging-"
 RETIRED_PREFIX = ".generate-retired-"
@@ -36,14 +36,6 @@ def bronze_has_data(data_dir: Path) -> bool:
     return any(
         p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts) for p in root.rglob("*")
     )
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BookWriter:
@@ -103,7 +95,7 @@ class BookWriter:
         for layer in LAYERS:
             if (self.staging / layer).exists():
                 os.rename(self.staging / layer, self.data_dir / layer)
-        _fsync_dir(self.data_dir)
+        fsync_dir(self.data_dir)
         shutil.rmtree(retired, ignore_errors=True)
         shutil.rmtree(self.staging, ignore_errors=True)
 
