@@ -282,6 +282,26 @@ class RowGroupReader:
         table = groups[0] if len(groups) == 1 else pa.concat_tables(groups)
         return table.slice(lo - int(self.group_starts[g0]), hi - lo)
 
+    def read_ranges(self, starts: np.ndarray, stops: np.ndarray, columns: list[str] | None = None) -> pa.Table:
+        """The rows of the ranges [start, stop), in file order, decoding only the groups they lie in
+        (uncached: one pass over many ranges, as a pipeline partition reads them)."""
+        keep = stops > starts
+        starts, stops = starts[keep], stops[keep]
+        if not len(starts):
+            return self.schema.empty_table().select(columns) if columns else self.schema.empty_table()
+        first, last = self._groups_of(starts), self._groups_of(stops - 1)
+        spanning = [np.arange(a, b + 1) for a, b in zip(first[last > first], last[last > first])]
+        groups = np.unique(np.concatenate([first, *spanning]))
+        table = self._file.read_row_groups(groups.tolist(), columns=columns)
+        # the file position of every row read, then keep those inside a wanted range
+        sizes = self.group_starts[groups + 1] - self.group_starts[groups]
+        file_pos = np.repeat(self.group_starts[groups] - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
+        file_pos += np.arange(int(sizes.sum()))
+        order = np.argsort(starts)
+        s_sorted, e_sorted = starts[order], stops[order]
+        i = np.searchsorted(s_sorted, file_pos, side="right") - 1
+        return table.filter(pa.array((i >= 0) & (file_pos < e_sorted[np.maximum(i, 0)])))
+
     def take(self, positions) -> pa.Table:
         """Rows at file positions, in the order given; only the groups they lie in are decoded."""
         positions = np.asarray(positions, dtype=np.int64)
@@ -335,10 +355,8 @@ class ClusteredTable:
         self.path = Path(path)
         self.key = key
         self.within = within
-        self.reader = RowGroupReader(self.path, cache_groups)
-        self._file = self.reader._file
-        self.group_starts = self.reader.group_starts
-        self.schema = self.reader.schema
+        self.file = RowGroupReader(self.path, cache_groups)
+        self.reader: RowGroupReader | InMemoryRows = self.file  # what account reads go through
         self.index = index if index is not None else build_index(self.path, key)
         if self.index is None:
             raise ValueError(f"{self.path}: rows of one {key} are not contiguous")
@@ -366,12 +384,9 @@ class ClusteredTable:
     def span(self, value: str) -> tuple[int, int]:
         return self.index.span(value)
 
-    def _read(self, lo: int, hi: int) -> pa.Table:
-        return self.reader.read(lo, hi)
-
     def _ordered(self, lo: int, hi: int) -> tuple[pa.Table, np.ndarray]:
         """One key's rows in `within` order, and their file positions."""
-        part = self._read(lo, hi)
+        part = self.reader.read(lo, hi)
         pos = np.arange(lo, hi, dtype=np.int64)
         if self.within and hi - lo > 1:
             order = pc.sort_indices(part.select(self.within), [(c, "ascending") for c in self.within])  # stable
@@ -401,22 +416,4 @@ class ClusteredTable:
 
     def read_keys(self, values: Sequence[str], columns: list[str] | None = None) -> pa.Table:
         """Every row of these keys, in file order, decoding only the row groups they lie in."""
-        starts, stops = self.index.spans(values)
-        keep = stops > starts
-        starts, stops = starts[keep], stops[keep]
-        if not len(starts):
-            return (self.schema.empty_table().select(columns) if columns else self.schema.empty_table())
-        first = np.searchsorted(self.group_starts, starts, side="right") - 1
-        last = np.searchsorted(self.group_starts, stops - 1, side="right") - 1
-        spanning = [np.arange(a, b + 1) for a, b in zip(first[last > first], last[last > first])]
-        groups = np.unique(np.concatenate([first, *spanning]))
-        table = self._file.read_row_groups(groups.tolist(), columns=columns)
-        # the file position of every row read, then keep those inside a wanted range
-        sizes = self.group_starts[groups + 1] - self.group_starts[groups]
-        file_pos = np.repeat(self.group_starts[groups] - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
-        file_pos += np.arange(int(sizes.sum()))
-        order = np.argsort(starts)
-        s_sorted, e_sorted = starts[order], stops[order]
-        i = np.searchsorted(s_sorted, file_pos, side="right") - 1
-        mask = (i >= 0) & (file_pos < e_sorted[np.maximum(i, 0)])
-        return table.filter(pa.array(mask))
+        return self.file.read_ranges(*self.index.spans(values), columns=columns)
