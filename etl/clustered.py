@@ -31,6 +31,8 @@ import pyarrow.parquet as pq
 
 # About 25 accounts' events per timeline row group: one group decodes in well under a millisecond.
 ROW_GROUP_ROWS = 2048
+# How a table read a few rows at a time is written (small row groups, compressed for fast reading).
+SERVED_LAYOUT = {"row_group_rows": ROW_GROUP_ROWS, "compression": "lz4"}
 # A file whose row groups are larger than this is not worth reading group by group.
 MAX_SERVED_ROW_GROUP_ROWS = 65_536
 

@@ -72,8 +72,6 @@ METRICS_FILE = "silver_to_gold_metrics.json"
 LINKING_FILE = "account_linking.json"
 MANUAL_LINKS_FILE = "manual_account_linkages.json"
 RULES = "rules"
-# Whole tables the API serves from the file, a page or an account at a time (server.snapshot.FileTable).
-SERVED_LAYOUT = {"row_group_rows": clustered.ROW_GROUP_ROWS, "compression": "lz4"}
 OUTCOME_HISTORY_COLUMNS = ["account_id", "as_of", "health_score", "churn_risk"]
 
 Progress = Callable[[str, float], None]  # (stage label, fraction of the run done)
@@ -462,7 +460,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
             )
             del facts, metrics
             for name, df in fired.items():
-                writer.write("gold", name, rules.to_arrow(name, df), **SERVED_LAYOUT, sorted_by=rules.READ_ORDER[name])
+                writer.write("gold", name, rules.to_arrow(name, df), **clustered.SERVED_LAYOUT, sorted_by=rules.READ_ORDER[name])
             del fired, history
             # Linking is the other whole-book stage: what the rules held is returned first,
             # so the run's peak is the larger of the two stages, not their sum.
@@ -487,7 +485,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                 (linking.REVIEW_QUEUE, links.review_queue),
                 (linking.ROLLUPS, rollups),
             ):
-                writer.write("gold", name, linking.to_arrow(name, df), **SERVED_LAYOUT, sorted_by=linking.READ_ORDER.get(name))
+                writer.write("gold", name, linking.to_arrow(name, df), **clustered.SERVED_LAYOUT, sorted_by=linking.READ_ORDER.get(name))
 
         with _stage(timings, "publish", progress, 0.95):
             quality = (

@@ -476,9 +476,6 @@ class RunWriter:
         write_parquet(table, self.path(layer, name), **layout)
         return table
 
-    def read(self, layer: str, name: str) -> pd.DataFrame:
-        return pq.read_table(self.path(layer, name)).combine_chunks().to_pandas()
-
     def publish(self, manifest: dict) -> Snapshot:
         """Validate what was written, then make it the current snapshot."""
         self._close_writers()
