@@ -469,17 +469,15 @@ class Snapshot:
         return rows[0] if rows else None
 
     def alert(self, alert_id: str) -> dict[str, Any] | None:
-        if self.alert_pos is None or alert_id not in self.alert_pos:
-            return None
-        return self.alerts.take([self.alert_pos[alert_id]])[0]
+        pos = None if self.alert_pos is None else self.alert_pos.get(alert_id)
+        return None if pos is None else self.alerts.take([pos])[0]
 
     def alerts_for(self, account_id: str) -> list[dict[str, Any]] | None:
         return None if self.alerts is None else self.alerts.records(account_id)
 
     def recommendation(self, recommendation_id: str) -> dict[str, Any] | None:
-        if self.recommendation_pos is None or recommendation_id not in self.recommendation_pos:
-            return None
-        return self.recommendations.take([self.recommendation_pos[recommendation_id]])[0]
+        pos = None if self.recommendation_pos is None else self.recommendation_pos.get(recommendation_id)
+        return None if pos is None else self.recommendations.take([pos])[0]
 
     def recommendations_for(self, account_id: str) -> list[dict[str, Any]] | None:
         return None if self.recommendations is None else self.recommendations.records(account_id)
