@@ -116,9 +116,18 @@ CLUSTERED_LAYOUT = {**clustered.SERVED_LAYOUT, "cluster_key": "account_id"}
 APPEND_LAYOUT: dict[str, dict] = {TIMELINE: CLUSTERED_LAYOUT, HISTORY: CLUSTERED_LAYOUT}
 
 
-@functools.lru_cache(maxsize=2)
 def _clustered_history(path: str) -> clustered.ClusteredTable | None:
-    """The previous history opened once per process (every partition task of a run reads it)."""
+    """The previous history opened once per process (every partition task of a run reads it).
+
+    Cached by the file's identity, not its path: a rerun under the same run id
+    replaces the file at the same path, and the old mapping must not be served.
+    """
+    st = os.stat(path)
+    return _open_history(path, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _open_history(path: str, inode: int, mtime_ns: int, size: int) -> clustered.ClusteredTable | None:
     return clustered.ClusteredTable.open(Path(path), "account_id")
 
 

@@ -147,3 +147,24 @@ def test_fixed_width_keys_sort_and_find_like_strings():
     assert keys.find_many(["z", "nope", "é"]).tolist() == [5, -1, 6]
     assert fixed_width(pa.array(["x", None])).tolist() == [b"x", b""]
     assert sorted(fixed_width(pa.array(words[::-1])).tolist()) == [w.encode() for w in words]
+
+
+def test_previous_history_is_reopened_when_the_file_at_its_path_is_replaced(tmp_path):
+    """A rerun under the same run id replaces the snapshot's files at the same paths: a history
+    opened earlier in the process must not be served from its old mapping."""
+    import pandas as pd
+
+    from etl.task import previous_history_for
+
+    path = tmp_path / "history.parquet"
+    first = storage.RunWriter(tmp_path / "a", "r")
+    for piece in _pieces(ROWS):
+        first.append("gold", "h", piece, row_group_rows=3, cluster_key="account_id")
+    first.publish({})
+    (tmp_path / "a" / "runs" / "r" / "gold" / "h.parquet").rename(path)
+    assert previous_history_for(str(path), pd.Series(["c"]))["event_id"].tolist() == ["e5"]
+    replaced = tmp_path / "new.parquet"
+    pq.write_table(pa.table({"account_id": ["c", "c"], "event_date": pa.array([date(2026, 1, 1)] * 2, pa.date32()),
+                             "event_id": ["n1", "n2"]}), replaced)
+    replaced.replace(path)
+    assert previous_history_for(str(path), pd.Series(["c"]))["event_id"].tolist() == ["n1", "n2"]
