@@ -89,6 +89,27 @@ class SortedStrings:
         return lo, hi
 
 
+def distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values: ``np.unique(values)`` by a sort.  numpy 2's np.unique hashes, which costs
+    20-40 times more here on a few thousand int32 values (measured: 137 us against 7 us for 3,000)."""
+    values = np.sort(values)
+    first = np.ones(len(values), dtype=bool)
+    first[1:] = values[1:] != values[:-1]
+    return values[first]
+
+
+def smallest_distinct(values: np.ndarray, k: int) -> np.ndarray:
+    """``distinct(values)[:k]`` without sorting them all: the distinct values among the m smallest
+    (np.partition), m growing until k are found (any value left out is at least the largest kept)."""
+    n = len(values)
+    m = min(n, 4 * k)
+    while True:
+        out = distinct(values if m == n else np.partition(values, m - 1)[:m])
+        if len(out) >= k or m == n:
+            return out[:k]
+        m = min(n, 4 * m)
+
+
 class RangeSmallest:
     """The k smallest distinct values (k <= `most`) of ``values[lo:hi]``, for non-negative int32 values."""
 
@@ -120,7 +141,7 @@ class RangeSmallest:
         b0 = -(-lo // self.block)
         b1 = hi // self.block
         if k > self.most or b1 - b0 < 2:
-            return np.unique(self.values[lo:hi])[:k]
+            return smallest_distinct(self.values[lo:hi], k)
         j = (b1 - b0).bit_length() - 1
         parts = [
             self.values[lo : b0 * self.block],
@@ -128,10 +149,8 @@ class RangeSmallest:
             self.table[j][b0],
             self.table[j][b1 - (1 << j)],
         ]
-        out = np.unique(np.concatenate(parts))
-        if len(out) and out[-1] == _NONE:
-            out = out[:-1]
-        return out[:k]
+        out = smallest_distinct(np.concatenate(parts), k)
+        return out[:-1] if len(out) and out[-1] == _NONE else out  # (one _NONE at most: they are distinct)
 
 
 def _distinct_head(rows: np.ndarray, most: int) -> np.ndarray:

@@ -47,7 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from server._namekeys import fold, tokenise
-from server._ranges import RangeSmallest, SortedStrings, fixed_width
+from server._ranges import RangeSmallest, SortedStrings, distinct, fixed_width
 
 _WORD = re.compile(r"[0-9a-z]+")
 
@@ -202,13 +202,17 @@ class NameIndex:
             return self._every_term(terms, k, fuzzy=True)
         ranks, costs = [], []
         for cost, word_ids in self._typos.near(terms[0], max_edits(terms[0])):
-            r = np.unique(self._pairs.values[self._rows_of(word_ids, k)])  # each word's names are in rank order
+            r = distinct(self._pairs.values[self._rows_of(word_ids, k)])  # each word's names are in rank order
             ranks.append(r)
             costs.append(np.full(len(r), cost))
         if not ranks:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
         ranks, costs = np.concatenate(ranks), np.concatenate(costs)
-        keep = np.sort(np.unique(ranks, return_index=True)[1])  # a name reached at two costs: the lower
+        by_rank = np.argsort(ranks, kind="stable")  # a name reached at two costs: keep the first, the lower
+        sorted_ranks = ranks[by_rank]
+        first = np.ones(len(sorted_ranks), dtype=bool)
+        first[1:] = sorted_ranks[1:] != sorted_ranks[:-1]
+        keep = np.sort(by_rank[first])
         ranks, costs = ranks[keep], costs[keep]
         order = np.lexsort((ranks, costs))[:k]
         return ranks[order], costs[order] // 2, costs[order] % 2 == 1
@@ -254,7 +258,7 @@ class NameIndex:
                 return tuple(a[:k] for a in found)
         if size <= self._large:
             rows = np.arange(lo, hi) if near is None else self._rows_of(near)
-            cands = np.unique(self._pairs.values[rows])
+            cands = distinct(self._pairs.values[rows])
         else:
             mask = np.zeros(len(self._pos), dtype=bool)
             mask[self._pairs.values[lo:hi] if near is None else self._pairs.values[self._rows_of(near)]] = True
@@ -330,7 +334,7 @@ class _Typos:
         from rapidfuzz.distance import OSA
 
         typed = term.encode("ascii")[: self.width]
-        grams = np.unique(_gram_matrix(_GRAM_CODE[np.frombuffer(typed, np.uint8)][None, :])[0])
+        grams = distinct(_gram_matrix(_GRAM_CODE[np.frombuffer(typed, np.uint8)][None, :])[0])
         lists = [self.postings[self.offsets[g] : self.offsets[g + 1]] for g in grams.tolist()]
         counts = np.bincount(np.concatenate(lists), minlength=len(self.words))
         # an edit changes at most 3 trigrams, a swap 4: a word sharing fewer cannot be that close
@@ -339,16 +343,16 @@ class _Typos:
             swapped = typed[1:2] + typed[:1] + typed[2:]
             lo = np.searchsorted(self.words, swapped, side="left")
             hi = np.searchsorted(self.words, swapped[:-1] + bytes([swapped[-1] + 1]), side="left")
-            cand = np.union1d(cand, np.arange(lo, hi))
+            cand = distinct(np.concatenate([cand, np.arange(lo, hi)]))
         cand = cand[self.length[cand] >= len(term) - edits]
         if not len(cand):
             return []
-        best = np.full(len(cand), edits + 1, dtype=np.int32)
         words = self.words[cand]
-        for size in range(max(1, len(typed) - edits), min(self.width, len(typed) + edits) + 1):
-            d = process.cdist([typed], words.astype(f"S{size}"), scorer=OSA.distance, score_cutoff=edits, dtype=np.int32)[0]
-            np.minimum(best, d, out=best)
-        whole = process.cdist([typed], words, scorer=OSA.distance, score_cutoff=edits, dtype=np.int32)[0]
+        # one cdist call for every start length and the whole word (a call costs ~10 us before any work)
+        sizes = range(max(1, len(typed) - edits), min(self.width, len(typed) + edits) + 1)
+        choices = np.concatenate([*(words.astype(f"S{size}") for size in sizes), words])
+        d = process.cdist([typed], choices, scorer=OSA.distance, score_cutoff=edits, dtype=np.int32)[0].reshape(len(sizes) + 1, len(words))
+        best, whole = d[:-1].min(axis=0), d[-1]  # (over the cutoff: cutoff + 1)
         cost = 2 * best + (whole != best)
         return [(c, cand[cost == c]) for c in range(2, 2 * edits + 2) if np.any(cost == c)]
 

@@ -8,7 +8,7 @@ import pytest
 from rapidfuzz.distance import OSA
 
 from server._namekeys import tokenise
-from server._ranges import RangeSmallest, SortedStrings
+from server._ranges import RangeSmallest, SortedStrings, distinct, smallest_distinct
 from server.search import NameIndex, max_edits, words
 
 
@@ -21,6 +21,23 @@ def test_range_smallest_is_the_k_smallest_distinct_values_of_any_range():
             lo, hi = sorted(rnd.integers(0, n + 1, 2)) if n else (0, 0)
             k = int(rnd.integers(0, 9))
             assert index.smallest(lo, hi, k).tolist() == sorted(set(values[lo:hi].tolist()))[:k]
+
+
+def test_distinct_and_smallest_distinct_are_np_unique():
+    assert distinct(np.array([5, 1, 5, 3, 1], np.int32)).tolist() == [1, 3, 5]
+    assert distinct(np.array([], np.int32)).tolist() == []
+    assert distinct(np.array([7], np.int32)).tolist() == [7]
+    # the 2 smallest distinct of many duplicates: the first partition (8 values) holds only 1s and 2s
+    many = np.array([9, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 8, 3], np.int32)
+    assert smallest_distinct(many, 2).tolist() == [1, 2]
+    assert smallest_distinct(many, 4).tolist() == [1, 2, 3, 8]  # the partition grows until 4 are found
+    assert smallest_distinct(many, 99).tolist() == [1, 2, 3, 8, 9]
+    rnd = np.random.default_rng(3)
+    for _ in range(200):
+        values = rnd.integers(0, rnd.integers(1, 50), rnd.integers(0, 300)).astype(np.int32)
+        k = int(rnd.integers(1, 20))
+        assert distinct(values).tolist() == np.unique(values).tolist()
+        assert smallest_distinct(values, k).tolist() == np.unique(values)[:k].tolist()
 
 
 def test_sorted_strings_prefix_range_matches_startswith():
