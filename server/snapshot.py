@@ -125,34 +125,41 @@ class Table:
             return [self._row(lo)]
         return _dicts(self._columns(), lambda a: a.slice(lo, hi - lo)) if hi > lo else []
 
-    def take(self, positions) -> list[dict[str, Any]]:
+    def take(self, positions, columns: list[str] | None = None) -> list[dict[str, Any]]:
+        """Rows at `positions`, in that order, with every column or only `columns` (those the table has)."""
         positions = np.asarray(positions, dtype=np.int64)
         n = len(positions)
+        cols = self._columns(columns)
         if n <= 1:
-            return [self._row(int(positions[0]))] if n else []
+            return [self._row(int(positions[0]), cols)] if n else []
         lo, hi = int(positions.min()), int(positions.max()) + 1
         if hi - lo <= 2 * n:  # nearby rows (one customer's page): slice the range, pick in Python; no Arrow take
-            rows = _dicts(self._columns(), lambda a: a.slice(lo, hi - lo))
+            rows = _dicts(cols, lambda a: a.slice(lo, hi - lo))
             return [rows[p - lo] for p in positions.tolist()]
         index = pa.array(positions)
-        return _dicts(self._columns(), lambda a: a.take(index))
+        return _dicts(cols, lambda a: a.take(index))
 
     def column(self, name: str) -> pa.ChunkedArray:
         return self.arrow.column(name)
 
-    def _columns(self) -> list[tuple[str, pa.Array, bool]]:
-        """(name, the column as one array, whether it is floating point), made on first use."""
+    def _columns(self, only: list[str] | None = None) -> list[tuple[str, pa.Array, bool]]:
+        """(name, the column as one array, whether it is floating point) of every column, or of those
+        of `only` the table has; made on first use."""
         cols = self.__dict__.get("_cols")
         if cols is None:
             cols = [(name, col.chunk(0) if col.num_chunks == 1 else col.combine_chunks(), pa.types.is_floating(col.type))
                     for name, col in zip(self.arrow.column_names, self.arrow.columns, strict=True)]
             self._cols = cols
-        return cols
+            self._col_by_name = {c[0]: c for c in cols}
+        if only is None:
+            return cols
+        by_name = self._col_by_name
+        return [by_name[c] for c in only if c in by_name]
 
-    def _row(self, pos: int) -> dict[str, Any]:
+    def _row(self, pos: int, columns: list[tuple[str, pa.Array, bool]] | None = None) -> dict[str, Any]:
         """One row as a dict, value by value (a one-row slice's to_pylist costs several times more)."""
         out = {}
-        for name, arr, is_float in self._columns():
+        for name, arr, is_float in columns if columns is not None else self._columns():
             v = arr[pos].as_py()
             out[name] = None if is_float and v != v else v  # NaN is a null
         return out
@@ -281,9 +288,12 @@ class FileTable(Table):
         lo, hi = self.span(value)
         return _pylist(self.reader.read(lo, hi)) if hi > lo else []
 
-    def take(self, positions) -> list[dict[str, Any]]:
+    def take(self, positions, columns: list[str] | None = None) -> list[dict[str, Any]]:
         positions = np.asarray(positions, dtype=np.int64)
-        return _pylist(self.reader.take(positions)) if len(positions) else []
+        if not len(positions):
+            return []
+        rows = self.reader.take(positions)
+        return _pylist(rows if columns is None else rows.select([c for c in columns if c in rows.column_names]))
 
     def column(self, name: str) -> pa.ChunkedArray:
         """One whole column, as Arrow, read from the file."""
@@ -443,14 +453,15 @@ class Snapshot:
 
     # ------------------------------------------------------------------ customers
 
-    def customer(self, account_id: str) -> dict[str, Any] | None:
+    def customer(self, account_id: str, columns: list[str] | None = None) -> dict[str, Any] | None:
+        """The account's metrics row (only `columns` when given); None when unknown."""
         pos = self.positions.get(account_id)
-        return None if pos is None else self.metrics_table.take([pos])[0]
+        return None if pos is None else self.metrics_table.take([pos], columns)[0]
 
-    def customers(self, account_ids) -> list[dict[str, Any]]:
-        """Rows of known ids, in the order given (unknown ids are skipped)."""
+    def customers(self, account_ids, columns: list[str] | None = None) -> list[dict[str, Any]]:
+        """Rows of known ids, in the order given (unknown ids are skipped); only `columns` when given."""
         positions = [p for p in map(self.positions.get, account_ids) if p is not None]
-        return self.metrics_table.take(positions)
+        return self.metrics_table.take(positions, columns)
 
     def timeline_for(self, account_id: str) -> pd.DataFrame:
         """The account's events as a frame whose index holds row positions for `timeline.take`."""

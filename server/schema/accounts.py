@@ -107,10 +107,10 @@ class MasterAccount:
 
     @strawberry.field
     def members(self, info: Info) -> list[CustomerRef]:
-        from server.schema.customers import Customer
+        from server.schema.customers import Customer, customer_columns
 
         snap = info.context.snapshot()
-        return [Customer.from_row(r, snap.run_id) for r in snap.customers(snap.member_ids(str(self.id)))]
+        return [Customer.from_row(r, snap.run_id) for r in snap.customers(snap.member_ids(str(self.id)), customer_columns(info))]
 
     @strawberry.field(description="Accepted links inside the master, each with its evidence")
     def links(self, info: Info) -> list[AccountLink]:
@@ -155,7 +155,7 @@ def master_for(info: Info, account_id: str) -> MasterAccount | None:
 
 
 def linked_accounts(info: Info, account_id: str) -> list[LinkedAccount]:
-    from server.schema.customers import Customer
+    from server.schema.customers import Customer, customer_columns
 
     snap = info.context.snapshot()
     row = snap.master_of(account_id)
@@ -172,7 +172,8 @@ def linked_accounts(info: Info, account_id: str) -> list[LinkedAccount]:
                 direct[r["account_id_b"]] = AccountLink.from_row(r)
             elif r["account_id_b"] == account_id:
                 direct[r["account_id_a"]] = AccountLink.from_row(r)
-    return [LinkedAccount(customer=Customer.from_row(r, snap.run_id), link=direct.get(r["account_id"])) for r in snap.customers(others)]
+    rows = snap.customers(others, customer_columns(info, "customer"))
+    return [LinkedAccount(customer=Customer.from_row(r, snap.run_id), link=direct.get(r["account_id"])) for r in rows]
 
 
 @strawberry.type(description="Something a person should look at: a grey-band pair, a held-back link, or a flagged cluster.")

@@ -39,7 +39,32 @@ from server.schema.types import (
     cursor_encode,
     enum_or_none,
 )
+from server.schema.selection import field_names
 from server.snapshot import _as_date
+
+# The metrics columns each Customer field shows (see `Customer.from_row`); fields whose resolvers read only
+# the id map to nothing.  A field not listed here (the breakdowns read the whole row) makes a read take
+# every column: a field added later is right before it is fast.
+ALWAYS = ("account_id", "as_of", "run_id")  # from_row needs these
+FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "__typename": (), "id": (), "asOf": (),
+    "name": ("account_name",), "region": ("region",), "country": ("country_code",), "industry": ("industry",),
+    "owner": ("owner_name",), "ownerId": ("owner_id",), "parentId": ("parent_id",),
+    "mrrUsd": ("mrr_usd",), "arrUsd": ("arr_usd",), "annualRevenueUsd": ("annual_revenue_usd",), "yoyGrowth": ("yoy_growth",),
+    "winRate": ("win_rate",), "clvUsd": ("clv_usd",), "activeServices": ("active_services",),
+    "healthScore": ("health_score",), "healthCategory": ("health_category",), "churnRisk": ("churn_risk",),
+    "churnLevel": ("churn_level",),
+    "metricHistory": (), "timeline": (), "alerts": (), "recommendations": (), "ruleEvaluation": (),
+    "masterAccount": (), "linkedAccounts": (),
+}
+
+
+def customer_columns(info: Info, *path: str) -> list[str] | None:
+    """The metrics columns the Customer selected at `path` below this resolver's field shows; None: all."""
+    names = field_names(info, *path)
+    if names is None or not names <= FIELD_COLUMNS.keys():
+        return None
+    return list(dict.fromkeys([*ALWAYS, *(c for n in names for c in FIELD_COLUMNS[n])]))
 
 
 @strawberry.type(description="A business customer (one Salesforce account) and everything known about it.")
@@ -299,7 +324,7 @@ class CustomerQuery:
         df = df.sort_values([sort.field.value, "account_id"], ascending=[not sort.descending, True], na_position="last", kind="stable")
         offset = cursor_decode(after)
         page = df.iloc[offset : offset + first]
-        rows = snap.customers(page.index)
+        rows = snap.customers(page.index, customer_columns(info, "edges", "node"))
         edges = [
             CustomerEdge(cursor=cursor_encode(offset + i + 1), node=Customer.from_row(r, snap.run_id))
             for i, r in enumerate(rows)
@@ -316,5 +341,5 @@ class CustomerQuery:
         snap = info.context.snapshot()
         info.context.touch_all()
         hits = snap.names.search(query, max(1, min(limit, 50)))
-        rows = snap.customers([i for i, _ in hits]) if hits else []
+        rows = snap.customers([i for i, _ in hits], customer_columns(info, "customer")) if hits else []
         return [SearchHit(score=s, customer=Customer.from_row(r, snap.run_id)) for (_, s), r in zip(hits, rows)]

@@ -137,3 +137,48 @@ def test_bad_cursor_is_a_clear_client_error(api):
     client, _ = api
     body = gql(client, '{ customers(after: "not-a-cursor") { totalCount } }')
     assert "invalid cursor" in body["errors"][0]["message"]
+
+
+# Every Customer field the column map knows (FIELD_COLUMNS): read alone it must show what the whole row shows.
+CUSTOMER_FIELDS = ["id", "name", "region", "country", "industry", "owner", "ownerId", "parentId", "asOf { date runId }", "mrrUsd",
+                   "arrUsd", "annualRevenueUsd", "yoyGrowth", "winRate", "clvUsd", "activeServices", "healthScore",
+                   "healthCategory", "churnRisk", "churnLevel"]
+CUSTOMER_LEAVES = " ".join(CUSTOMER_FIELDS)
+
+
+def test_customer_column_map_names_real_fields():
+    from server.schema import build_schema
+    from server.schema.customers import FIELD_COLUMNS
+
+    fields = build_schema().as_str().split("type Customer {", 1)[1].split("}", 1)[0]
+    names = {line.strip().split("(")[0].split(":")[0] for line in fields.splitlines() if line.strip() and not line.strip().startswith('"')}
+    assert set(FIELD_COLUMNS) - {"__typename"} <= names
+
+
+def test_lists_that_read_only_the_selected_columns_show_the_same_values(api):
+    """Search hits, list pages and linked accounts read only the metrics columns their selection shows
+    (server.schema.customers.customer_columns): each field alone, in a fragment, equals the full selection."""
+    client, snap = api
+    m = snap.read("gold", "gold_customer_360_metrics")
+    some = m["account_id"].tolist()[:30]
+    full_one = {a: gql(client, f'query($id: ID!){{ customer(id: $id) {{ {CUSTOMER_LEAVES} }} }}', id=a)["data"]["customer"] for a in some}
+    name = m["account_name"].dropna().iloc[0]
+    for sel in CUSTOMER_FIELDS:
+        key = sel.split(" ")[0]
+        hits = gql(client, f"query($q: String!){{ searchCustomers(query: $q, limit: 20) {{ customer {{ id ...F }} }} }} "
+                           f"fragment F on Customer {{ {sel} }}", q=name[:2])["data"]["searchCustomers"]
+        assert hits
+        for h in hits:
+            c = h["customer"]
+            want = full_one.get(c["id"]) or gql(client, f'query($id: ID!){{ customer(id: $id) {{ {CUSTOMER_LEAVES} }} }}', id=c["id"])["data"]["customer"]
+            assert c[key] == want[key], (sel, c["id"])
+        page = gql(client, f"{{ customers(first: 30, sort: {{field: NAME, descending: false}}) {{ edges {{ node {{ id {sel} }} }} }} }}")
+        for e in page["data"]["customers"]["edges"]:
+            node = e["node"]
+            want = full_one.get(node["id"]) or gql(client, f'query($id: ID!){{ customer(id: $id) {{ {CUSTOMER_LEAVES} }} }}', id=node["id"])["data"]["customer"]
+            assert node[key] == want[key], (sel, node["id"])
+    # a breakdown needs the whole row: still right when asked for from a list
+    node = gql(client, "{ customers(first: 1) { edges { node { id healthBreakdown { score components { name score } } } } } }")[
+        "data"]["customers"]["edges"][0]["node"]
+    one = gql(client, 'query($id: ID!){ customer(id: $id) { healthBreakdown { score components { name score } } } }', id=node["id"])
+    assert node["healthBreakdown"] == one["data"]["customer"]["healthBreakdown"]

@@ -41,6 +41,10 @@ def test_in_memory_tables_match_to_pylist(published):
             assert table.records(key) == want, (name, key)
     some = rnd.sample([r for r in snap.metrics.index], 10)
     assert [snap.customer(a) for a in some] == snap.customers(some)
+    # only some columns: the same values, and names the table lacks are left out
+    cols = ["account_name", "as_of", "health_score", "no_such_column", "account_id"]
+    assert snap.customers(some, cols) == [{c: r[c] for c in cols if c in r} for r in snap.customers(some)]
+    assert snap.customer(some[0], cols) == {c: snap.customer(some[0])[c] for c in cols if c != "no_such_column"}
     for master in list(dict.fromkeys(snap.master_members.df["master_id"]))[:50] + ["no-such-master"]:
         assert snap.member_ids(master) == snap.master_members.rows(master)["account_id"].tolist()
 
