@@ -29,6 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from etl.arrays import distinct
+
 # About 25 accounts' events per timeline row group: one group decodes in well under a millisecond.
 ROW_GROUP_ROWS = 2048
 # How a table read a few rows at a time is written (small row groups, compressed for fast reading).
@@ -293,7 +295,7 @@ class RowGroupReader:
             return self.schema.empty_table().select(columns) if columns else self.schema.empty_table()
         first, last = self._groups_of(starts), self._groups_of(stops - 1)
         spanning = [np.arange(a, b + 1) for a, b in zip(first[last > first], last[last > first])]
-        groups = np.unique(np.concatenate([first, *spanning]))
+        groups = distinct(np.concatenate([first, *spanning]))
         table = self._file.read_row_groups(groups.tolist(), columns=columns)
         # the file position of every row read, then keep those inside a wanted range
         sizes = self.group_starts[groups + 1] - self.group_starts[groups]
@@ -312,7 +314,7 @@ class RowGroupReader:
         lo, hi = int(positions.min()), int(positions.max()) + 1
         if hi - lo <= 4 * ROW_GROUP_ROWS:  # one key's rows, or close: one contiguous read
             return self.read(lo, hi).take(pa.array(positions - lo))
-        groups = np.unique(self._groups_of(positions))
+        groups = distinct(self._groups_of(positions))
         with self._lock:
             tables = [self._group(int(g)) for g in groups]
         table = pa.concat_tables(tables)

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl.arrays import distinct
 from etl.errors import DataError
 from rules.fields import GOLD_FIELDS, RULE_FIELDS
 from rules.model import Parameters
@@ -530,7 +531,7 @@ def book_facts(
     n = len(metrics)
     index = pc.cast(_arrow(metrics["account_id"]), pa.string())
     pos = _positions(parts.frame["account_id"], index)
-    if len(parts.frame) != n or (pos < 0).any() or len(np.unique(pos)) != n:
+    if len(parts.frame) != n or (pos < 0).any() or len(distinct(pos)) != n:
         raise DataError(f"rule facts: partition facts cover {len(parts.frame)} rows for {n} accounts")
     local = parts.frame.iloc[np.argsort(pos)].reset_index(drop=True)
     if not parts.usage_delivered:  # no account at all has last month's usage: the feed is late

@@ -46,8 +46,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl.arrays import distinct
 from server._namekeys import fold, tokenise
-from server._ranges import RangeSmallest, SortedStrings, distinct, fixed_width
+from server._ranges import RangeSmallest, SortedStrings, fixed_width
 
 _WORD = re.compile(r"[0-9a-z]+")
 

@@ -11,6 +11,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from etl.arrays import distinct
 from etl.gold.book import Book
 from etl.gold.dates import add_months, day_number
 from etl.gold.params import MetricsConfig
@@ -24,7 +25,7 @@ def recurring_revenue(book: Book, as_of: date) -> dict[str, np.ndarray]:
     active = (li.won_on <= a) & (li.start <= a) & (a < li.end)
     mrr = total(li.acct, li.mrr_usd, active, n)
     priced = active & (li.product >= 0)
-    pairs = np.unique(li.acct[priced] * (int(li.product.max(initial=0)) + 1) + li.product[priced])
+    pairs = distinct(li.acct[priced] * (int(li.product.max(initial=0)) + 1) + li.product[priced])
     services = np.bincount(pairs // (int(li.product.max(initial=0)) + 1), minlength=n).astype(np.int64)
     return {"mrr_usd": mrr, "arr_usd": 12.0 * mrr, "active_services": services}
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from etl.arrays import distinct
 from etl.linking.config import Clustering
 
 KEPT, DROP_MUST_NOT_LINK, DROP_CHAIN, DROP_OVERSIZE = 0, 1, 2, 3
@@ -105,7 +106,7 @@ def _split_must_not_link(
     conflict = labels[cannot_u] == labels[cannot_v]
     if not conflict.any():
         return np.zeros(0, dtype=np.int64)
-    bad_labels = np.unique(labels[cannot_u[conflict]])
+    bad_labels = distinct(labels[cannot_u[conflict]])
     in_bad = np.isin(labels[u], bad_labels)
     idx = np.flatnonzero(in_bad)
     idx = idx[np.lexsort((idx, -strength[idx]))]  # strongest first, then stable
@@ -180,7 +181,7 @@ def resolve_clusters(
     is_unit = unit_label >= 0
     units_per_label = np.bincount(unit_label[is_unit], minlength=n)
     piece_units = np.bincount(unit_piece[is_unit], minlength=n)  # pieces are labelled by a node index too
-    n_pieces = np.bincount(labels[np.unique(pieces)], minlength=n)
+    n_pieces = np.bincount(labels[distinct(pieces)], minlength=n)
     sumsq = np.bincount(labels[np.flatnonzero(piece_units)], weights=piece_units[piece_units > 0] ** 2, minlength=n)
     multi = np.flatnonzero((n_pieces > 1) & (units_per_label >= 3))
     sizes = np.bincount(labels, minlength=n)
@@ -188,7 +189,7 @@ def resolve_clusters(
         ku, kv = unit[u[kept]], unit[v[kept]]
         cross = (unit_piece[ku] != unit_piece[kv]) & np.isin(unit_label[ku], multi)
         lo, hi = np.minimum(ku[cross], kv[cross]), np.maximum(ku[cross], kv[cross])
-        direct_codes = np.unique(lo * np.int64(n) + hi)
+        direct_codes = distinct(lo * np.int64(n) + hi)
         have = np.bincount(unit_label[direct_codes // n], minlength=n)
         needed = (units_per_label.astype(np.int64) ** 2 - sumsq.astype(np.int64)) // 2
         chained = multi[have[multi] < needed[multi]]

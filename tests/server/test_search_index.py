@@ -8,7 +8,8 @@ import pytest
 from rapidfuzz.distance import OSA
 
 from server._namekeys import tokenise
-from server._ranges import RangeSmallest, SortedStrings, distinct, smallest_distinct
+from etl.arrays import distinct
+from server._ranges import RangeSmallest, SortedStrings, smallest_distinct
 from server.search import NameIndex, max_edits, words
 
 
