@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import strawberry
+from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -68,9 +69,10 @@ class Query(CustomerQuery, DashboardQuery, AlertQuery, AccountQuery, SnapshotQue
 
 
 def visible(error) -> bool:
-    """Errors a client may see: its own bad input, a missing role, or nothing published yet. Everything else is masked."""
+    """Errors a client may see: its own bad input (graphql-core's own errors, such as a variable of the wrong
+    type, which it wraps in another), a missing role, or nothing published yet.  Everything else is masked."""
     original = getattr(error, "original_error", None)
-    return original is None or isinstance(original, (NoSnapshotError, ValueError, ClientError))
+    return original is None or isinstance(original, (GraphQLError, NoSnapshotError, ValueError, ClientError))
 
 
 class C360Schema(strawberry.Schema):

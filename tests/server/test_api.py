@@ -182,3 +182,18 @@ def test_lists_that_read_only_the_selected_columns_show_the_same_values(api):
         "data"]["customers"]["edges"][0]["node"]
     one = gql(client, 'query($id: ID!){ customer(id: $id) { healthBreakdown { score components { name score } } } }', id=node["id"])
     assert node["healthBreakdown"] == one["data"]["customer"]["healthBreakdown"]
+
+
+def test_a_bad_variable_is_named_not_masked(api):
+    """Variable coercion errors are the client's: they say which variable and why (they were "Unexpected error.")."""
+    client, _ = api
+    q = "query($n: Int!){ customers(first: $n) { totalCount } }"
+    cases = [({"n": "abc"}, "Variable '$n' has invalid value: Int cannot represent non-integer value: 'abc'"),
+             ({}, "Variable '$n' has invalid value: Expected a value of non-null type 'Int!' to be provided."),
+             ({"n": None}, None)]
+    for variables, message in cases:
+        body = client.post("/graphql", json={"query": q, "variables": variables}).json()
+        assert body["data"] is None and len(body["errors"]) == 1, body
+        assert body["errors"][0]["message"] == message if message else body["errors"][0]["message"].startswith("Variable '$n'"), body
+    body = client.post("/graphql", json={"query": "query($id: ID!){ customer(id: $id) { id } }", "variables": {"id": {"a": 1}}}).json()
+    assert body["errors"][0]["message"].startswith("Variable '$id' has invalid value: ID cannot represent value"), body
