@@ -190,7 +190,7 @@ class Customer:
                 source_table=r["source_table"],
                 source_id=r["source_id"],
             )
-            for r in snap.timeline.take(page)
+            for r in snap.timeline_rows(page)
         ]
         end = offset + len(page)
         return TimelineConnection(
