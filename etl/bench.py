@@ -246,6 +246,9 @@ def bench_api_stage(data_dir: Path, workdir: Path, scale: str, seed: int, accoun
     st = res.startup
     target = API_TARGETS.get(scale)
     note = f"process start to /readyz 200, {st.customers:,} customers; peak RSS at ready {st.rss_at_ready_mib:,.0f} MiB"
+    if st.peak_rss_anon_mib == st.peak_rss_anon_mib:
+        note += (f"; under the load below at most {st.peak_rss_anon_mib:,.0f} MiB anonymous and "
+                 f"{st.peak_rss_file_mib:,.0f} MiB of mapped file pages (the peak RSS column is their sum's high-water mark)")
     if target:
         # the target is the start-up's: resident size when ready (later load adds mapped file pages and caches)
         ok = st.seconds_to_ready < target[0] and st.rss_at_ready_mib < target[1]

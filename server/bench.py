@@ -34,6 +34,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import sys
 import tempfile
 import time
@@ -89,8 +90,13 @@ POOL = 2000  # customers (and search terms) a scenario picks from at random
 class Startup:
     seconds_to_ready: float
     rss_at_ready_mib: float
-    peak_rss_mib: float = float("nan")  # over the server's whole life (wait4), set when it stops
+    peak_rss_mib: float = float("nan")  # over the server's whole life (VmHWM), set when it stops
     customers: int = 0
+    # the largest of each part of the resident size seen while the server ran (polled): anonymous
+    # memory (the snapshot, caches, the heap) and mapped file pages (memory-mapped Parquet the kernel
+    # may drop and read again), so a peak is not mistaken for memory the server holds
+    peak_rss_anon_mib: float = float("nan")
+    peak_rss_file_mib: float = float("nan")
 
 
 @dataclass
@@ -150,11 +156,39 @@ def _vm_field(pid: int, name: str) -> float:
 
 
 def _vm_hwm_mib(pid: int) -> float:
+    """The process's own RSS high-water mark (VmHWM).  Not wait4's ru_maxrss: Linux carries a parent's
+    high-water mark into a child at fork, so a server started by a bench process that had held the
+    extraction's 14 GB reported 14 GB."""
     return _vm_field(pid, "VmHWM:")
 
 
+class MemoryPeaks(threading.Thread):
+    """Polls a process's RssAnon and RssFile (/proc/PID/status) and keeps the largest of each."""
+
+    def __init__(self, pid: int, every: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.every = pid, every
+        self.anon_mib = self.file_mib = float("nan")
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.sample()
+
+    def sample(self) -> None:
+        anon, file = _vm_field(self.pid, "RssAnon:"), _vm_field(self.pid, "RssFile:")
+        if anon == anon:  # NaN once the process is gone
+            self.anon_mib = anon if self.anon_mib != self.anon_mib else max(self.anon_mib, anon)
+            self.file_mib = file if self.file_mib != self.file_mib else max(self.file_mib, file)
+
+    def finish(self) -> None:
+        self.sample()
+        self._stop.set()
+
+
 class Process:
-    """A server subprocess; `stop` returns its peak RSS (MiB), read just before it is stopped."""
+    """A server subprocess; `stop` returns its peak RSS (MiB), read just before it is stopped;
+    `memory` holds the peaks of its anonymous and file-backed resident memory."""
 
     def __init__(self, cmd: list[str], env: dict[str, str], port: int, log: Path):
         self.port = port
@@ -162,6 +196,8 @@ class Process:
         self.start = time.perf_counter()
         self._log = open(log, "wb")  # noqa: SIM115 - closed in stop
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.memory = MemoryPeaks(self.proc.pid)
+        self.memory.start()
 
     def wait_ready(self, path: str, timeout: float) -> float:
         deadline = time.monotonic() + timeout
@@ -179,21 +215,10 @@ class Process:
         self.stop()
         raise RuntimeError(f"server not ready within {timeout:.0f} s; log {self.log}")
 
-    def _hwm_mib(self) -> float:
-        """The process's own RSS high-water mark (VmHWM). Not wait4's ru_maxrss: Linux carries a
-        parent's high-water mark into a child at fork, so a server started by a bench process that
-        had held the extraction's 14 GB reported 14 GB."""
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return float("nan")
-
     def stop(self) -> float:
         if self.proc.returncode is None:
-            hwm = self._hwm_mib()
+            hwm = _vm_hwm_mib(self.proc.pid)
+            self.memory.finish()
             self.proc.send_signal(signal.SIGINT)
             deadline = time.monotonic() + 20
             usage = None
@@ -534,6 +559,8 @@ def bench_api(data_dir: Path, workdir: Path, *, duration: float = 10.0, max_requ
                 peak = server.stop()
                 if not cache_on:
                     result.startup.peak_rss_mib = peak
+                    result.startup.peak_rss_anon_mib = server.memory.anon_mib
+                    result.startup.peak_rss_file_mib = server.memory.file_mib
     finally:
         if ref is not None:
             ref.stop()

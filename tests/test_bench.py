@@ -27,6 +27,8 @@ def test_bench_smoke(tmp_path):
         assert s["requests"] > 0 and s["ref_requests"] > 0 and s["errors"] == 0, s
         assert s["rps"] > 0 and s["ref_rps"] > 0 and s["p99_ms"] >= s["p50_ms"] > 0
     assert api["scenarios"][-1]["cache_hits"] > 0  # the dashboard is one request: hits once cached
+    st = api["startup"]  # resident memory split into anonymous and mapped file pages, both seen under load
+    assert 0 < st["peak_rss_anon_mib"] <= st["peak_rss_mib"] and 0 <= st["peak_rss_file_mib"] <= st["peak_rss_mib"]
     doc = bench.render(out)
     assert "| pipeline (bronze -> published gold) |" in doc
     assert "| profile-cache-off |" in doc and "reference req/s" in doc
