@@ -87,3 +87,65 @@ def test_cache_can_be_switched_off(published, tmp_path):
     with ApiServer(copy_published(published, tmp_path), config=server_config(cache={"enabled": False})) as api:
         for _ in range(2):
             assert "x-cache" not in api.post("{ snapshot { customers } }", "viewer").headers
+
+
+def test_snapshots_swap_under_load_without_a_failed_request(published, tmp_path):
+    """Two new runs are published while eight clients keep asking (profiles, search, the dashboard, REST):
+    every answer is a 200 without errors, and the server ends on the last run."""
+    import threading
+
+    import httpx
+
+    from server.bench import PROFILE_QUERY, SEARCH_QUERY
+
+    with ApiServer(copy_published(published, tmp_path), config=server_config(cache={"enabled": False})) as api:
+        snap = storage.open_snapshot(api.data_dir)
+        metrics = snap.read("gold", "gold_customer_360_metrics")
+        ids, names = metrics["account_id"].tolist(), metrics["account_name"].dropna().tolist()
+        stop = threading.Event()
+        failures: list[str] = []
+        runs_seen: set[str] = set()
+        counts = [0] * 8
+
+        def client(n: int) -> None:
+            with httpx.Client(base_url=api.base_url, timeout=30, headers=api.headers("viewer")) as c:
+                i = n
+                while not stop.is_set():
+                    i += 8
+                    kind = i % 4
+                    if kind == 0:
+                        r = c.post("/graphql", json={"query": PROFILE_QUERY, "variables": {"id": ids[i % len(ids)]}})
+                    elif kind == 1:
+                        r = c.post("/graphql", json={"query": SEARCH_QUERY, "variables": {"query": names[i % len(names)][:3]}})
+                    elif kind == 2:
+                        r = c.post("/graphql", json={"query": "{ snapshot { asOf { runId } } dashboardSummary { customers } }"})
+                    else:
+                        r = c.get(f"/api/customer/{ids[i % len(ids)]}")
+                    counts[n] += 1
+                    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else None
+                    if r.status_code != 200 or body is None or (isinstance(body, dict) and body.get("errors")):
+                        failures.append(f"{r.status_code} {r.text[:300]}")
+                    elif kind == 2:
+                        runs_seen.add(body["data"]["snapshot"]["asOf"]["runId"])
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        try:
+            for run_id in ("run-2", "run-3"):
+                time.sleep(0.5)
+                writer = storage.RunWriter(api.data_dir, run_id)
+                for name in snap.tables("gold"):
+                    writer.write("gold", name, snap.read("gold", name))
+                writer.publish({"as_of": snap.manifest["as_of"]})
+                deadline = time.monotonic() + 10
+                while api.services.holder.get().run_id != run_id:
+                    assert time.monotonic() < deadline, f"{run_id} was not swapped in"
+                    time.sleep(0.05)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        assert not failures, failures[:5]
+        assert min(counts) > 0 and {"api-run", "run-2", "run-3"} <= runs_seen, (counts, runs_seen)
