@@ -215,7 +215,7 @@ def create_app(
     ]
     middleware = [
         Middleware(RequestIdMiddleware, metrics=metrics),
-        Middleware(BodyLimitMiddleware, max_bytes=config.limits.max_body_bytes),
+        Middleware(BodyLimitMiddleware, max_bytes=config.limits.max_body_bytes, timeout_seconds=config.limits.body_timeout_seconds),
     ]
     if config.cors.allow_origins:
         middleware.append(

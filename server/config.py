@@ -40,6 +40,11 @@ class LimitsConfig(_Strict):
     max_tokens: int = Field(default=2000, ge=50, le=100_000)
     max_page_size: int = Field(default=200, ge=1, le=5000, description="largest `first` of any list or connection")
     max_body_bytes: int = Field(default=65_536, ge=1024, le=10_000_000, description="request bodies above this get 413")
+    body_timeout_seconds: float = Field(default=10.0, gt=0, le=600,
+                                        description="the whole request body must arrive within this; a slower client gets 408")
+    query_timeout_seconds: float = Field(default=30.0, gt=0, le=3600,
+                                         description="a query (GraphQL or REST GET) still waiting after this is cancelled with 504; "
+                                                     "mutations run to the end once their body is read")
 
 
 class GraphQLConfig(_Strict):

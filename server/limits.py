@@ -1,7 +1,9 @@
-"""Request body size limit: 413 before the body is read, whatever the framing."""
+"""Request body limits: 413 past the size (before the body is read, whatever the framing), 408 when the
+body does not arrive in time (a slow client holds a connection, not the event loop)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -11,19 +13,29 @@ class TooLarge(Exception):
     pass
 
 
-async def reply_413(send: Send, limit: int) -> None:
-    body = json.dumps({"errors": [{"message": f"request body larger than {limit} bytes", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}).encode()
-    await send({"type": "http.response.start", "status": 413,
+class TooSlow(Exception):
+    """The request body did not arrive within the time allowed."""
+
+
+async def reply_error(send: Send, status: int, message: str, code: str) -> None:
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyLimitMiddleware:
-    """Refuses a declared Content-Length above the limit at once, and stops a chunked body once it passes it."""
+async def reply_413(send: Send, limit: int) -> None:
+    await reply_error(send, 413, f"request body larger than {limit} bytes", "PAYLOAD_TOO_LARGE")
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+
+class BodyLimitMiddleware:
+    """Refuses a declared Content-Length above the limit at once, and stops a chunked body once it passes it;
+    answers 408 when the body is not complete `timeout_seconds` after the request started."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_seconds: float = 10.0):
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,14 +52,23 @@ class BodyLimitMiddleware:
                 return
         seen = 0
         started = False
+        complete = False
+        deadline = asyncio.get_running_loop().time() + self.timeout_seconds
 
         async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # the body is in: later calls wait for a disconnect, without a deadline
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise TooSlow from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
                     raise TooLarge
+                complete = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -61,3 +82,6 @@ class BodyLimitMiddleware:
         except TooLarge:
             if not started:
                 await reply_413(send, self.max_bytes)
+        except TooSlow:
+            if not started:
+                await reply_error(send, 408, f"the request body did not arrive within {self.timeout_seconds:g} s", "REQUEST_TIMEOUT")

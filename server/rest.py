@@ -8,6 +8,7 @@ response cache as /graphql.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -20,7 +21,7 @@ from server.cache import ResponseCache, cache_key
 from server.context import Services
 from server.limits import TooLarge
 from server.observability import request_id_var
-from server.view import new_context, unauthorized
+from server.view import new_context, timed_out, unauthorized
 
 CUSTOMER_SUMMARY = """
 fragment CustomerSummary on Customer {
@@ -140,7 +141,12 @@ class RestApi:
             if hit is not None:
                 return None, None, Response(hit, media_type="application/json", headers={"X-Cache": "HIT"})
         ctx = new_context(self.services, principal, request, request_id_var.get())
-        result = await self.schema.execute(DOCUMENTS[doc], variable_values=variables, context_value=ctx)
+        limit = self.services.config.limits.query_timeout_seconds
+        try:
+            async with asyncio.timeout(limit if cacheable else None):  # GET routes run queries; a mutation runs to the end
+                result = await self.schema.execute(DOCUMENTS[doc], variable_values=variables, context_value=ctx)
+        except TimeoutError:
+            return None, None, timed_out(limit)
         errors = [e.formatted for e in result.errors] if result.errors else None
         return (result.data, errors, None) if key is None or errors else (result.data, None, _Cacheable(self.cache, key, ctx, generation))
 

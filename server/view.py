@@ -19,6 +19,7 @@ Order of work for an HTTP request:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -62,6 +63,11 @@ def operation_type(query: str, operation_name: str | None) -> str | None:
 def unauthorized(message: str) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}, status_code=401,
                         headers={"WWW-Authenticate": 'APIKey header="X-API-Key"'})
+
+
+def timed_out(seconds: float) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": f"the query did not finish within {seconds:g} s", "extensions": {"code": "TIMEOUT"}}]},
+                        status_code=504)
 
 
 def new_context(services: Services, principal, request, request_id: str | None) -> Context:
@@ -160,6 +166,18 @@ class C360GraphQL(GraphQL):
                     return Response(hit, media_type="application/json", headers={"X-Cache": "HIT"})
         ctx = new_context(self.services, principal, request, request_id_var.get())
         fields = query_fields(body) if plain and request.method == "POST" else None
+        # A query waiting past its deadline is cancelled (at its next await: running Python is not interrupted);
+        # a mutation, or a request whose operation is not known here, runs to the end.
+        limit = self.services.config.limits.query_timeout_seconds
+        is_query = plain and (request.method == "GET" or (fields is not None and operation_type(fields[0], fields[2]) == "query"))
+        try:
+            async with asyncio.timeout(limit if is_query else None):
+                return await self._execute(request, ctx, fields, key, generation)
+        except TimeoutError:
+            log.warning("query cancelled after %g s", limit)
+            return timed_out(limit)
+
+    async def _execute(self, request: Request, ctx: Context, fields, key: str | None, generation: int) -> Response:
         if fields is not None and self.lane.knows(fields[0], fields[2]):
             data = self.lane.execute(fields[0], fields[1], fields[2], ctx)
             if data is not None and not isinstance(data, dict):

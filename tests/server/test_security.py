@@ -84,6 +84,34 @@ def test_request_body_size_is_limited(published, tmp_path):
         assert api.post(Q, "viewer").status_code == 200
 
 
+def test_a_slow_body_gets_408_and_a_slow_query_504(published, tmp_path, monkeypatch):
+    import asyncio
+    import socket
+
+    from server.loaders import Loaders
+
+    config = server_config(limits=LimitsConfig(body_timeout_seconds=0.3, query_timeout_seconds=0.5))
+    with ApiServer(copy_published(published, tmp_path), config=config) as api:
+        # a client that sends half its body and stalls holds a connection, not the server
+        body = json.dumps({"query": Q}).encode()
+        with socket.create_connection(("127.0.0.1", api.port), timeout=10) as sock:
+            sock.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         + f"X-API-Key: {api.keys['viewer']}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:5])
+            reply = sock.recv(65536).decode()
+        assert reply.startswith("HTTP/1.1 408") and "REQUEST_TIMEOUT" in reply, reply
+
+        # a query still waiting at its deadline is cancelled: here its customer lookups hang
+        async def stuck(self, ids):
+            await asyncio.sleep(5)
+
+        monkeypatch.setattr(Loaders, "_customers", stuck)
+        q = "{ alerts(first: 1) { edges { node { id customer { id } } } } }"
+        resp = api.post(q, "viewer")
+        assert resp.status_code == 504 and resp.json()["errors"][0]["extensions"]["code"] == "TIMEOUT", resp.text
+        assert api.get("/api/dashboard/summary", "viewer").status_code == 200  # the server goes on
+        assert api.post(Q, "viewer").status_code == 200
+
+
 def test_introspection_and_graphiql_can_be_switched_off(published, tmp_path):
     intro = "{ __schema { queryType { name } } }"
     config = server_config(graphql=GraphQLConfig(graphiql=False, introspection=False))
