@@ -48,9 +48,12 @@ import asyncio
 import logging
 import threading
 from collections import OrderedDict
+from datetime import date, datetime
+from decimal import Decimal
 from collections.abc import Callable
 from typing import Any
 
+import strawberry
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
@@ -72,6 +75,8 @@ from graphql.execution.values import get_argument_values
 from graphql.language import ListValueNode, ObjectValueNode, VariableNode
 from graphql.pyutils import Path, Undefined, is_iterable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.base import StrawberryList, StrawberryMaybe, StrawberryOptional
+from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 from strawberry.types.field import StrawberryField
 
 log = logging.getLogger("c360.server.executor")
@@ -120,7 +125,9 @@ class FieldPlan:
         self.value: Any = None  # TYPENAME: the type's name
         self.same: type = _Never  # a leaf whose values of this class are returned unchanged (see UNCHANGED)
         self.nullable = False
-        self.call: tuple | None = None  # DIRECT: (function, pass source first, info parameter, source parameters, Info class)
+        # DIRECT: (function, pass source first, info parameter, source parameters, Info class, arguments) where
+        # arguments are (GraphQL name, Python name, copy the list) of each argument
+        self.call: tuple | None = None
 
 
 class _Never:
@@ -172,8 +179,17 @@ def run_fields(fields: tuple[FieldPlan, ...], type_name: str, source: Any, path:
             continue
         field_path = Path(path, f.key, type_name)
         if kind == DIRECT:
-            func, pass_source, info_name, source_names, info_class = f.call
+            func, pass_source, info_name, source_names, info_class, arguments = f.call
             kwargs = {name: source for name in source_names}
+            if arguments:
+                args = f.args
+                if args is None:
+                    args = get_argument_values(f.field_def, f.node, run.variable_values, None, run.hide_suggestions)
+                for graphql_name, python_name, copy in arguments:
+                    if graphql_name in args:
+                        value = args[graphql_name]
+                        # a list is copied, as Strawberry does: graphql-core gives every request the same default
+                        kwargs[python_name] = list(value) if copy and value is not None else value
             if info_name is not None:
                 kwargs[info_name] = info_class(_raw_info=run.build_info(f.field_def, f.nodes, f.parent_type, field_path),
                                                _field=f.value)
@@ -238,6 +254,36 @@ def _uses_variables(value) -> bool:
     if isinstance(value, ObjectValueNode):
         return any(_uses_variables(f.value) for f in value.fields)
     return False
+
+
+_PLAIN_SCALARS = (str, int, float, bool, strawberry.ID, date, datetime, Decimal)
+
+
+def _plain_leaf(type_) -> bool:
+    """A type whose values Strawberry's argument conversion returns unchanged: a built-in scalar or an enum
+    (graphql-core already gives the enum member), optional or not - never Maybe, GlobalID, input types."""
+    if isinstance(type_, StrawberryMaybe):
+        return False
+    if isinstance(type_, StrawberryOptional):
+        type_ = type_.of_type
+    return type_ in _PLAIN_SCALARS or isinstance(type_, StrawberryEnumDefinition) or has_enum_definition(type_)
+
+
+def plain_arguments(sfield: StrawberryField, field_def, config) -> tuple[tuple[str, str, bool], ...] | None:
+    """(GraphQL name, Python name, is a list) of each argument when all are plain leaves or lists of them
+    (what Strawberry's convert_arguments passes on as they are, a list copied); None otherwise."""
+    out = []
+    for argument in sfield.arguments:
+        type_ = argument.type
+        if isinstance(type_, StrawberryOptional) and not isinstance(type_, StrawberryMaybe):
+            type_ = type_.of_type
+        is_list = isinstance(type_, StrawberryList)
+        if argument.directives or not argument.python_name or not _plain_leaf(type_.of_type if is_list else type_):
+            return None
+        out.append((config.name_converter.from_argument(argument), argument.python_name, is_list))
+    if {name for name, _, _ in out} != set(field_def.args):
+        return None
+    return tuple(out)
 
 
 def _check_selections(selection_set: SelectionSetNode | None, fragments: dict, seen: set[str]) -> None:
@@ -311,11 +357,11 @@ class Compiler:
             f.value = sfield
         else:
             f = FieldPlan(key, RESOLVE, parent_type)
-            if field_def.args or node.arguments:
-                if any(_uses_variables(a.value) for a in node.arguments or ()):
-                    f.args = None
-                else:
-                    f.args = get_argument_values(field_def, node, self.variable_values, None, self.hide_suggestions)
+        if f.kind in (DIRECT, RESOLVE) and (field_def.args or node.arguments):
+            if any(_uses_variables(a.value) for a in node.arguments or ()):
+                f.args = None
+            else:
+                f.args = get_argument_values(field_def, node, self.variable_values, None, self.hide_suggestions)
         f.resolve = resolve
         f.field_def = field_def
         f.node = node
@@ -329,13 +375,17 @@ class Compiler:
 
     def direct_call(self, resolve, sfield, field_def, node: FieldNode) -> tuple | None:
         """How to call a resolver function without Strawberry's wrapper, when the wrapper has nothing to do:
-        Strawberry's own wrapper (not a custom resolve), no GraphQL arguments, no field extensions, no exception
-        handlers in the schema.  It passes exactly what the wrapper would: the source as ``self`` or as the
-        parent/root parameter, and a Strawberry ``Info`` around graphql-core's resolve info."""
+        Strawberry's own wrapper (not a custom resolve), no field extensions, no exception handlers in the
+        schema, and arguments that Strawberry passes on as graphql-core coerced them (`plain_arguments`).
+        It passes exactly what the wrapper would: the source as ``self`` or as the parent/root parameter, a
+        Strawberry ``Info`` around graphql-core's resolve info, and the arguments by their Python names."""
         strawberry_schema = getattr(self.schema, "_strawberry_schema", None)
         if (strawberry_schema is None or getattr(strawberry_schema, "exception_handlers", ()) or not isinstance(sfield, StrawberryField)
-                or sfield.base_resolver is None or sfield.extensions or sfield.arguments or field_def.args or node.arguments
+                or sfield.base_resolver is None or sfield.extensions
                 or not getattr(resolve, "__qualname__", "").startswith("GraphQLCoreConverter.from_resolver.")):
+            return None
+        arguments = plain_arguments(sfield, field_def, strawberry_schema.config)
+        if arguments is None:
             return None
         resolver = sfield.base_resolver
         func = resolver.wrapped_func
@@ -343,7 +393,8 @@ class Compiler:
             return None
         info = resolver.info_parameter
         sources = tuple(p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None)
-        return func, resolver.self_parameter is not None, None if info is None else info.name, sources, strawberry_schema.config.info_class
+        return (func, resolver.self_parameter is not None, None if info is None else info.name, sources, strawberry_schema.config.info_class,
+                arguments)
 
     def completer(self, type_, details: list, owner: tuple) -> tuple[Completer, bool]:
         """How to complete a value of `type_`, and whether that needs the response path.

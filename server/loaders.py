@@ -55,6 +55,8 @@ class Loaders:
         self.customer = DataLoader(self._customers)
         self.alerts: Memo[str, list[dict[str, Any]]] = Memo(self._alerts)
         self.recommendations: Memo[str, list[dict[str, Any]]] = Memo(self._recommendations)
+        # an account's row of the linker's master accounts: both masterAccount and linkedAccounts read it
+        self.master: Memo[str, dict[str, Any] | None] = Memo(lambda account_id: self.snap().master_of(account_id))
 
     def snap(self) -> Snapshot:
         return self._snapshot()

@@ -147,7 +147,7 @@ class LinkedAccount:
 
 def master_for(info: Info, account_id: str) -> MasterAccount | None:
     snap = info.context.snapshot()
-    row = snap.master_of(account_id)
+    row = info.context.loaders.master.load(account_id)
     if row is None:
         return None
     return MasterAccount(id=strawberry.ID(row["master_id"]), size=int(row["cluster_size"]), needs_review=bool(row["needs_review"]),
@@ -158,7 +158,7 @@ def linked_accounts(info: Info, account_id: str) -> list[LinkedAccount]:
     from server.schema.customers import Customer, customer_columns
 
     snap = info.context.snapshot()
-    row = snap.master_of(account_id)
+    row = info.context.loaders.master.load(account_id)
     if row is None:
         return []
     others = [i for i in snap.member_ids(row["master_id"]) if i != account_id]

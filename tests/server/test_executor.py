@@ -17,6 +17,8 @@ import json
 import math
 import random
 import re
+from datetime import date
+from enum import Enum
 
 import pytest
 import strawberry
@@ -210,6 +212,20 @@ class Item:
         return Item(name=self.name + "!", price=None) if len(self.name) < 4 else None
 
 
+@strawberry.enum
+class Colour(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.input
+class Where:
+    colour: Colour
+
+
+DEFAULT_TAGS = ["a"]
+
+
 @strawberry.type
 class Query:
     @strawberry.field
@@ -231,6 +247,16 @@ class Query:
     @strawberry.field
     def maybe(self, flag: bool) -> str | None:
         return "yes" if flag else None
+
+    @strawberry.field
+    def picked(self, colours: list[Colour] | None = None, tags: list[str] = DEFAULT_TAGS,
+               since: date | None = None, limit_to: int = 2) -> str:
+        tags.append("seen")  # a resolver changing its default list must not change the next request's
+        return f"{[c.value for c in colours or []]} {tags} {since} {limit_to}"
+
+    @strawberry.field
+    def filtered(self, where: Where | None = None) -> str:  # an input type: Strawberry converts it
+        return "none" if where is None else f"{type(where).__name__}:{where.colour.value}"
 
 
 def small_schemas():
@@ -263,13 +289,20 @@ def run_small(schema, query, variables=None):
         ("{ nanItem { name price } }", True),  # a Float that cannot be serialised
         ("{ person { __typename name age } }", True),  # an object type with is_type_of (it implements an interface)
         ("query($f: Boolean!) { a: maybe(flag: $f) b: maybe(flag: true) }", True),
+        # arguments passed straight to the resolver: enums, lists (copied), dates, defaults, camelCase names
+        ('{ a: picked b: picked(colours: [RED, BLUE], tags: ["x"], since: "2026-01-02", limitTo: 5) c: picked }', True),
+        ("query($c: [Colour!], $d: Date) { picked(colours: $c, since: $d) again: picked }", True),
+        ("{ filtered(where: {colour: RED}) none: filtered }", True),  # an input type: through Strawberry's wrapper
         ("{ named { name ... on Person { age } } }", False),  # an interface: graphql-core
         ("{ items { name @skip(if: true) price } }", False),  # a directive: graphql-core
     ],
 )
 def test_small_schema_matches_graphql_core(query, planned):
     fast, slow = small_schemas()
-    (a, batches_a), (b, batches_b) = run_small(fast, query, {"f": False}), run_small(slow, query, {"f": False})
+    variables = {"f": False, "c": ["BLUE"], "d": "2026-03-04"}
+    run_small(fast, query, variables)  # twice: a plan's arguments computed once must not carry one request's changes into the next
+    (a, batches_a), (b, batches_b) = run_small(fast, query, variables), run_small(slow, query, variables)
+    assert not a.errors or "boom" in query or "must" in query or "nanItem" in query, a.errors
     assert as_json(a) == as_json(b)
     assert (plan_of(fast, query) is not None) == planned
     if "later" in query:
@@ -285,3 +318,17 @@ def test_a_plan_is_compiled_once_per_document():
 def test_the_served_schema_executes_with_plans():
     schema = build_schema(server_config())
     assert schema.execution_context_class is PlanExecutor
+
+
+def test_only_plain_arguments_skip_strawberrys_argument_conversion():
+    """Scalars, enums and lists of them are passed as graphql-core coerced them; an input type is not."""
+    from server.executor import plain_arguments
+
+    fast, _ = small_schemas()
+    fields = fast._schema.query_type.fields
+
+    def plain(name):
+        return plain_arguments(fields[name].extensions["strawberry-definition"], fields[name], fast.config)
+
+    assert plain("picked") == (("colours", "colours", True), ("tags", "tags", True), ("since", "since", False), ("limitTo", "limit_to", False))
+    assert plain("filtered") is None
