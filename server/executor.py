@@ -50,6 +50,7 @@ import threading
 from collections import OrderedDict
 from datetime import date, datetime
 from decimal import Decimal
+from enum import EnumMeta
 from collections.abc import Callable
 from typing import Any
 
@@ -58,8 +59,10 @@ from graphql import (
     FieldNode,
     FragmentSpreadNode,
     GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLFloat,
     GraphQLID,
+    GraphQLInt,
     GraphQLString,
     GraphQLObjectType,
     InlineFragmentNode,
@@ -309,6 +312,21 @@ def _check_selections(selection_set: SelectionSetNode | None, fragments: dict, s
             _check_selections(sel.selection_set, fragments, seen)
 
 
+def _enum_names(type_) -> tuple[type | None, dict[Any, str]]:
+    """A Strawberry enum's Python class and each member's GraphQL name, as its coerce_output_value gives them
+    (a member it refuses is left out: at run time it goes the slow way, to the same error)."""
+    enum_class = getattr(type_, "wrapped_cls", None) if isinstance(type_, GraphQLEnumType) else None
+    if not isinstance(enum_class, EnumMeta):
+        return None, {}
+    names = {}
+    for member in enum_class:
+        try:
+            names[member] = type_.coerce_output_value(member)
+        except Exception:  # noqa: BLE001, S112
+            continue
+    return enum_class, names
+
+
 class Compiler:
     def __init__(self, executor: StrawberryGraphQLCoreExecutionContext):
         self.schema = executor.schema
@@ -435,11 +453,19 @@ class Compiler:
         if is_leaf_type(type_):
             coerce = type_.coerce_output_value
             same = UNCHANGED.get(type_)  # a class whose values the built-in scalar returns as they are
+            is_int = type_ is GraphQLInt
+            # a Strawberry enum: each member's name, as its coerce_output_value gives it (which searches the values)
+            enum_class, names = _enum_names(type_)
 
             def complete_leaf(value, path, run):
                 if value is None:
                     return None
-                if value.__class__ is same and (same is not float or value - value == 0.0):  # finite floats only
+                cls = value.__class__
+                if cls is same and (same is not float or value - value == 0.0):  # finite floats only
+                    return value
+                if cls is enum_class and value in names:
+                    return names[value]
+                if is_int and cls is int and -2147483648 <= value <= 2147483647:  # what GraphQLInt returns unchanged
                     return value
                 if isinstance(value, Exception):
                     raise Fallback("an exception as a value")
