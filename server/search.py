@@ -152,6 +152,10 @@ class NameIndex:
 
     def search(self, query: str, limit: int = 10) -> list[tuple[str, float]]:
         """(account id, score) best first; see the module docstring for the order."""
+        return [(str(self.ids[pos]), score) for pos, score in self.search_positions(query, limit)]
+
+    def search_positions(self, query: str, limit: int = 10) -> list[tuple[int, float]]:
+        """(position of the name in `ids`, score) best first: `search` without looking ids up again."""
         terms = words(query)
         if not terms or limit <= 0:
             return []
@@ -179,7 +183,7 @@ class NameIndex:
         if len(hits) < limit:
             ranks, edits, start_only = self._typo(terms, limit + len(hits))
             take(ranks, TYPO - TYPO_EDIT * (edits - 1) - TYPO_START * start_only)
-        return [(str(self.ids[self._pos[r]]), round(t - float(self._length[r]) / 12, 2)) for r, t in hits]
+        return [(int(self._pos[r]), round(t - float(self._length[r]) / 12, 2)) for r, t in hits]
 
     def _pair_range(self, prefix: str) -> tuple[int, int, int, int]:
         """Words [wlo, whi) starting with `prefix`, and their pair rows [lo, hi)."""
@@ -349,11 +353,24 @@ class _Typos:
         if not len(cand):
             return []
         words = self.words[cand]
-        # one cdist call for every start length and the whole word (a call costs ~10 us before any work)
+        stored = np.minimum(self.length[cand], self.width)  # a word's length as stored (at most `width` letters)
+        # Each word's distinct starts of the lengths that count, all in one cdist call (a call costs ~10 us before
+        # any work): a start longer than the word is the word itself, so it is not sent again.  The whole word is
+        # the start of its own length; a word longer than every start is over the cutoff whole (OSA >= the
+        # difference in length).
         sizes = range(max(1, len(typed) - edits), min(self.width, len(typed) + edits) + 1)
-        choices = np.concatenate([*(words.astype(f"S{size}") for size in sizes), words])
-        d = process.cdist([typed], choices, scorer=OSA.distance, score_cutoff=edits, dtype=np.int32)[0].reshape(len(sizes) + 1, len(words))
-        best, whole = d[:-1].min(axis=0), d[-1]  # (over the cutoff: cutoff + 1)
+        owners = [np.flatnonzero(stored >= size) for size in sizes]
+        choices = np.concatenate([words[o].astype(f"S{size}") for o, size in zip(owners, sizes, strict=True)])
+        d = process.cdist([typed], choices, scorer=OSA.distance, score_cutoff=edits, dtype=np.int32)[0]  # over: cutoff + 1
+        best = np.full(len(cand), edits + 1, dtype=np.int32)
+        whole = np.full(len(cand), edits + 1, dtype=np.int32)
+        at = 0
+        for o, size in zip(owners, sizes, strict=True):
+            block = d[at : at + len(o)]
+            at += len(o)
+            best[o] = np.minimum(best[o], block)
+            ends = stored[o] == size
+            whole[o[ends]] = block[ends]
         cost = 2 * best + (whole != best)
         return [(c, cand[cost == c]) for c in range(2, 2 * edits + 2) if np.any(cost == c)]
 

@@ -469,6 +469,10 @@ class Snapshot:
         pos = self.positions.get(account_id)
         return None if pos is None else self.metrics_table.take([pos], columns)[0]
 
+    def customers_at(self, positions, columns: list[str] | None = None) -> list[dict[str, Any]]:
+        """Metrics rows at these row positions (`names.search_positions` gives them), in that order."""
+        return self.metrics_table.take(positions, columns)
+
     def customers(self, account_ids, columns: list[str] | None = None) -> list[dict[str, Any]]:
         """Rows of known ids, in the order given (unknown ids are skipped); only `columns` when given."""
         positions = [p for p in map(self.positions.get, account_ids) if p is not None]

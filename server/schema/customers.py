@@ -45,9 +45,9 @@ from server.snapshot import _as_date
 # The metrics columns each Customer field shows (see `Customer.from_row`); fields whose resolvers read only
 # the id map to nothing.  A field not listed here (the breakdowns read the whole row) makes a read take
 # every column: a field added later is right before it is fast.
-ALWAYS = ("account_id", "as_of", "run_id")  # from_row needs these
+ALWAYS = ("account_id",)  # from_row needs it
 FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
-    "__typename": (), "id": (), "asOf": (),
+    "__typename": (), "id": (), "asOf": ("as_of", "run_id"),
     "name": ("account_name",), "region": ("region",), "country": ("country_code",), "industry": ("industry",),
     "owner": ("owner_name",), "ownerId": ("owner_id",), "parentId": ("parent_id",),
     "mrrUsd": ("mrr_usd",), "arrUsd": ("arr_usd",), "annualRevenueUsd": ("annual_revenue_usd",), "yoyGrowth": ("yoy_growth",),
@@ -102,7 +102,7 @@ class Customer:
             owner=row.get("owner_name"),
             owner_id=row.get("owner_id"),
             parent_id=row.get("parent_id"),
-            as_of=AsOf(date=_as_date(row["as_of"]), run_id=row.get("run_id") or run_id),
+            as_of=AsOf(date=_as_date(row.get("as_of")), run_id=row.get("run_id") or run_id),
             mrr_usd=row.get("mrr_usd"),
             arr_usd=row.get("arr_usd"),
             annual_revenue_usd=row.get("annual_revenue_usd"),
@@ -340,6 +340,6 @@ class CustomerQuery:
     def search_customers(self, info: Info, query: str, limit: int = 10) -> list[SearchHit]:
         snap = info.context.snapshot()
         info.context.touch_all()
-        hits = snap.names.search(query, max(1, min(limit, 50)))
-        rows = snap.customers([i for i, _ in hits], customer_columns(info, "customer")) if hits else []
+        hits = snap.names.search_positions(query, max(1, min(limit, 50)))
+        rows = snap.customers_at([p for p, _ in hits], customer_columns(info, "customer")) if hits else []
         return [SearchHit(score=s, customer=Customer.from_row(r, snap.run_id)) for (_, s), r in zip(hits, rows)]

@@ -150,6 +150,7 @@ def test_readyz_and_metrics(api):
 def test_request_ids_are_echoed_and_unexpected_errors_are_masked_and_logged(api, caplog, monkeypatch):
     resp = api.post(Q, "viewer")
     assert len(resp.headers["x-request-id"]) == 16
+    assert len({api.post(Q, "viewer").headers["x-request-id"] for _ in range(20)} | {resp.headers["x-request-id"]}) == 21
     mine = api.client.post("/graphql", json={"query": Q}, headers={**api.headers("viewer"), "X-Request-ID": "trace-42"})
     assert mine.headers["x-request-id"] == "trace-42"
 
