@@ -478,12 +478,31 @@ class Snapshot:
         positions = [p for p in map(self.positions.get, account_ids) if p is not None]
         return self.metrics_table.take(positions, columns)
 
-    def timeline_for(self, account_id: str) -> pd.DataFrame:
-        """The account's events as a frame whose index holds row positions for `timeline.take`."""
-        return self.timeline.rows(account_id, ["event_type", "event_date"])  # what the timeline resolver filters on
+    def timeline_positions(self, account_id: str, types: list[str] | None = None, since: date | None = None,
+                           until: date | None = None) -> np.ndarray:
+        """Row positions of the account's events, oldest first; only those of `types` (event type values)
+        dated within [since, until] when given.  Filtered with Arrow on the account's rows (no pandas frame)."""
+        timeline = self.timeline
+        pos = timeline.positions(account_id)
+        if not len(pos) or not (types or since is not None or until is not None):
+            return pos
+        if isinstance(timeline, ClusteredTable):
+            part = timeline.table(account_id)  # the same rows in the same order as `pos`
+            kind, day = part.column("event_type"), part.column("event_date")
+        else:  # an older, unclustered snapshot held as ArrowTable
+            frame = timeline.rows(account_id, ["event_type", "event_date"])
+            kind, day = pa.array(frame["event_type"]), pa.array(frame["event_date"].map(_as_date), pa.date32())
+        keep = np.ones(len(pos), dtype=bool)
+        if types:
+            keep &= pc.is_in(kind, value_set=pa.array(types, kind.type)).to_numpy(zero_copy_only=False)
+        if since is not None:
+            keep &= pc.fill_null(pc.greater_equal(day, pa.scalar(since, pa.date32())), False).to_numpy(zero_copy_only=False)
+        if until is not None:
+            keep &= pc.fill_null(pc.less_equal(day, pa.scalar(until, pa.date32())), False).to_numpy(zero_copy_only=False)
+        return pos[keep]
 
     def timeline_rows(self, positions) -> list[dict[str, Any]]:
-        """Timeline rows at these positions (as `timeline_for`'s index holds them), in that order."""
+        """Timeline rows at these positions (as `timeline_positions` gives them), in that order."""
         if isinstance(self.timeline, ClusteredTable):  # column by column, not Arrow's row-wise to_pylist
             return _pylist(self.timeline.reader.take(positions)) if len(positions) else []
         return self.timeline.take(positions)

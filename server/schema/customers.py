@@ -160,21 +160,7 @@ class Customer:
         after: str | None = None,
     ) -> TimelineConnection:
         snap = info.context.snapshot()
-        if types or since is not None or until is not None:
-            df = snap.timeline_for(str(self.id))
-            if types:
-                df = df[df["event_type"].isin([t.value for t in types])]
-            if since is not None or until is not None:
-                d = df["event_date"].map(_as_date)
-                mask = d.notna()
-                if since is not None:
-                    mask &= d >= since
-                if until is not None:
-                    mask &= d <= until
-                df = df[mask]
-            positions = df.index.to_numpy()
-        else:  # unfiltered: the row positions alone, no frame
-            positions = snap.timeline.positions(str(self.id))
+        positions = snap.timeline_positions(str(self.id), [t.value for t in types] if types else None, since, until)
         positions = positions[::-1]  # newest first
         offset = cursor_decode(after)
         first = info.context.page_size(first)

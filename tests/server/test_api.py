@@ -197,3 +197,40 @@ def test_a_bad_variable_is_named_not_masked(api):
         assert body["errors"][0]["message"] == message if message else body["errors"][0]["message"].startswith("Variable '$n'"), body
     body = client.post("/graphql", json={"query": "query($id: ID!){ customer(id: $id) { id } }", "variables": {"id": {"a": 1}}}).json()
     assert body["errors"][0]["message"].startswith("Variable '$id' has invalid value: ID cannot represent value"), body
+
+
+def test_timeline_filters_match_the_gold_table(api):
+    """types / since / until / paging against the published timeline read with pandas."""
+    client, snap = api
+    tl = snap.read("gold", "gold_customer_timeline")
+    tl["event_date"] = tl["event_date"].astype("datetime64[ns]").dt.date
+    known = set(snap.read("gold", "gold_customer_360_metrics")["account_id"])
+    busy = [a for a in tl["account_id"].value_counts().index if a in known][:4]
+    q = """query($id: ID!, $types: [TimelineEventType!], $since: Date, $until: Date, $first: Int!, $after: String) {
+      customer(id: $id) { timeline(types: $types, since: $since, until: $until, first: $first, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } events { id date type } } } }"""
+    from datetime import date
+
+    for account in busy:
+        rows = tl[tl["account_id"] == account]
+        kinds = sorted(rows["event_type"].unique())[:2]
+        dates = sorted(rows["event_date"])
+        since, until = dates[len(dates) // 4], dates[3 * len(dates) // 4]
+        for types, lo, hi in ((kinds, None, None), (None, since, until), (kinds, since, None), (None, None, until)):
+            want = rows
+            if types:
+                want = want[want["event_type"].isin(types)]
+            if lo:
+                want = want[want["event_date"] >= lo]
+            if hi:
+                want = want[want["event_date"] <= hi]
+            want = want.sort_values(["event_date", "event_id"], ascending=False)
+            variables = {"id": account, "types": types, "since": lo and lo.isoformat(), "until": hi and hi.isoformat(), "first": 200}
+            got = gql(client, q, **variables)["data"]["customer"]["timeline"]
+            assert got["totalCount"] == len(want)
+            assert [e["id"] for e in got["events"]] == want["event_id"].tolist()
+            assert all(date.fromisoformat(e["date"]) >= lo for e in got["events"]) if lo else True
+            # paging: two pages of 3 are the first six
+            first = gql(client, q, **{**variables, "first": 3})["data"]["customer"]["timeline"]
+            after = gql(client, q, **{**variables, "first": 3, "after": first["pageInfo"]["endCursor"]})["data"]["customer"]["timeline"]
+            assert [e["id"] for e in first["events"] + after["events"]] == want["event_id"].tolist()[:6]
