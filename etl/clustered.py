@@ -224,9 +224,14 @@ SORTED_BY = b"c360.sorted_by"  # Parquet key-value metadata: the columns a table
 
 
 def sort_for_reading(table: pa.Table, by: list[str]) -> pa.Table:
-    """The rows sorted (stably) by `by`, with the order recorded in the schema metadata."""
+    """The rows sorted (stably) by `by`, with the order recorded in the schema metadata.
+
+    Rows already in that order (as the pipeline builds the timeline and the history)
+    are not copied: only the sort's indices are computed, to check it."""
     if table.num_rows > 1:
-        table = table.take(pc.sort_indices(table, [(c, "ascending") for c in by]))
+        order = pc.sort_indices(table, [(c, "ascending") for c in by]).to_numpy()
+        if not (order[1:] > order[:-1]).all():
+            table = table.take(pa.array(order))
     return table.replace_schema_metadata({**(table.schema.metadata or {}), SORTED_BY: ",".join(by).encode()})
 
 
@@ -349,7 +354,9 @@ class ClusteredTable:
 
     Row positions are positions in the file, so `rows` and `take` agree with
     an in-memory table of the same file.  `within` columns order one key's
-    rows when they are read (the file's own order within a key may differ).
+    rows when they are read, unless the file records that its rows are
+    sorted by the key and then by them (`sorted_by`, as the pipeline writes
+    the timeline and the history); an older file's order within a key may differ.
     """
 
     def __init__(self, path: Path, key: str, within: list[str] | None = None, index: ClusterIndex | None = None,
@@ -362,6 +369,9 @@ class ClusteredTable:
         self.index = index if index is not None else build_index(self.path, key)
         if self.index is None:
             raise ValueError(f"{self.path}: rows of one {key} are not contiguous")
+        order = sorted_by(self.file.schema) or []
+        # one key's rows already in `within` order: nothing to sort when they are read
+        self.presorted = bool(within) and order[: len(within) + 1] == [key, *within]
 
     @classmethod
     def open(cls, path: Path, key: str, within: list[str] | None = None, in_memory_rows: int = 0) -> ClusteredTable | None:
@@ -390,7 +400,7 @@ class ClusteredTable:
         """One key's rows in `within` order, and their file positions."""
         part = self.reader.read(lo, hi)
         pos = np.arange(lo, hi, dtype=np.int64)
-        if self.within and hi - lo > 1:
+        if self.within and hi - lo > 1 and not self.presorted:
             order = pc.sort_indices(part.select(self.within), [(c, "ascending") for c in self.within])  # stable
             part = part.take(order)
             pos = pos[order.to_numpy()]

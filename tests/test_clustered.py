@@ -168,3 +168,37 @@ def test_previous_history_is_reopened_when_the_file_at_its_path_is_replaced(tmp_
                              "event_id": ["n1", "n2"]}), replaced)
     replaced.replace(path)
     assert previous_history_for(str(path), pd.Series(["c"]))["event_id"].tolist() == ["n1", "n2"]
+
+
+def test_rows_recorded_in_read_order_are_not_sorted_again(tmp_path):
+    """A file sorted by the key and then `within` (recorded: sort_for_reading) is read as it is; the
+    same rows without the record are sorted per read; both give the in-memory table's records."""
+    from etl.clustered import sort_for_reading
+
+    table = pa.table({
+        "account_id": [r[0] for r in ROWS],
+        "event_date": pa.array([r[1] for r in ROWS], pa.date32()),
+        "event_id": [r[2] for r in ROWS],
+    })
+    ordered = sort_for_reading(table, ["account_id", "event_date", "event_id"])
+    assert [r["event_id"] for r in ordered.to_pylist()][:5] == ["e2", "e1", "e0", "e4", "e3"]
+    memory = ArrowTable(table, ["account_id", "event_date"], "account_id", within=["event_date", "event_id"])
+    for name, t, presorted in (("sorted", ordered, True), ("plain", ordered.replace_schema_metadata(None), False)):
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(t, path, row_group_size=3)
+        disk = ClusteredTable.open(path, "account_id", within=["event_date", "event_id"])
+        assert disk.presorted is presorted
+        for account in ["a", "b", "c", "d", "unknown"]:
+            assert disk.records(account) == memory.records(account), (name, account)
+            assert disk.positions(account).tolist() == list(range(*disk.span(account)))
+    assert not ClusteredTable.open(path, "account_id", within=["event_id"]).presorted  # another order
+
+
+def test_sort_for_reading_keeps_rows_already_in_order_and_sorts_others():
+    from etl.clustered import sort_for_reading, sorted_by
+
+    table = pa.table({"k": ["a", "a", "b"], "v": [1, 2, 0]})
+    same = sort_for_reading(table, ["k", "v"])
+    assert same.column("v").to_pylist() == [1, 2, 0] and sorted_by(same.schema) == ["k", "v"]
+    assert same.column(0).chunk(0).buffers()[1].address == table.column(0).chunk(0).buffers()[1].address  # not copied
+    assert sort_for_reading(table, ["v"]).column("v").to_pylist() == [0, 1, 2]

@@ -97,6 +97,8 @@ def test_timeline_and_history_are_published_clustered_by_account(published):
         assert table is not None and set(table.index.keys.tolist()) <= accounts
     served = Snapshot.load(published)
     assert isinstance(served.timeline, ClusteredTable) and isinstance(served.history, ClusteredTable)
+    # each account's rows are in the order the API shows them, and the file says so: no sort per read
+    assert served.timeline.presorted and served.history.presorted
     # held in memory (a small book) or read from the file a row group at a time: the same rows
     from_file = Snapshot.load(published, in_memory_rows=0)
     assert type(from_file.timeline.reader).__name__ == "RowGroupReader" != type(served.timeline.reader).__name__
