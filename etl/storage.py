@@ -107,6 +107,29 @@ def write_parquet(
     return table.num_rows
 
 
+def write_ipc(table: pa.Table, path: Location) -> int:
+    """Write one Arrow IPC file, LZ4 (fsynced when local); returns the row count.  What the
+    pipeline's workers hand their tables over in: faster to write and to read back than Parquet."""
+    options = pa.ipc.IpcWriteOptions(compression="lz4", use_threads=False)
+    if location.is_remote(path):
+        fs, where = location.fs_path(path)
+        with fs.open(where, "wb") as fh, pa.ipc.new_file(fh, table.schema, options=options) as writer:
+            writer.write_table(table)
+        return table.num_rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pa.ipc.new_file(str(path), table.schema, options=options) as writer:
+        writer.write_table(table)
+    _fsync_file(path)
+    return table.num_rows
+
+
+def read_ipc(path: Location) -> pa.Table:
+    """The table of one Arrow IPC file (`write_ipc`)."""
+    path = location.as_location(path)
+    with pa.OSFile(str(path)) if isinstance(path, Path) else location.open_input(path) as fh:
+        return pa.ipc.open_file(fh).read_all()
+
+
 # --------------------------------------------------------------------------- bronze
 
 

@@ -244,9 +244,9 @@ def run_partition(task: PartitionTask) -> PartitionOutput:
 def run_partition_to_parts(task: PartitionTask) -> PartitionOutput:
     """`run_partition`, its tables written as part files under the run's work directory.
 
-    Part files are fast to write (lz4) and deleted once the driver has appended
-    them.  If the driver has already given up on the run (its work directory
-    is gone), nothing is written.
+    Part files are fast to write and to read back (Arrow IPC, LZ4) and deleted
+    once the driver has appended them.  If the driver has already given up on
+    the run (its work directory is gone), nothing is written.
     """
     out = run_partition(task)
     start = time.perf_counter()
@@ -254,8 +254,8 @@ def run_partition_to_parts(task: PartitionTask) -> PartitionOutput:
         raise DataError(f"partition {task.p}: the run's work directory {task.work_dir} is gone; the run was abandoned")
     parts: list[tuple[str, str, pa.Table | str]] = []
     for layer, name, table in out.tables:
-        path = location.join(task.parts_dir, f"{layer}.{name}.parquet")
-        storage.write_parquet(table, path, compression="lz4")
+        path = location.join(task.parts_dir, f"{layer}.{name}.arrow")
+        storage.write_ipc(table, path)
         parts.append((layer, name, os.fspath(path)))
     out.seconds["parts"] = time.perf_counter() - start
     return replace(out, tables=parts)
@@ -263,4 +263,4 @@ def run_partition_to_parts(task: PartitionTask) -> PartitionOutput:
 
 def load_part(rows: pa.Table | str) -> pa.Table:
     """The rows of one output table: as returned, or read back from its part file."""
-    return rows if isinstance(rows, pa.Table) else _read_parquet(location.as_location(rows))
+    return rows if isinstance(rows, pa.Table) else storage.read_ipc(location.as_location(rows))

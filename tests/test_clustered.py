@@ -340,3 +340,21 @@ def test_writer_writes_served_copies_and_publish_checks_them(tmp_path):
     with pytest.raises(DataError, match="served copy of gold/events is unreadable"):
         bad.publish({})
     assert storage.current_run_id(tmp_path) == "r1"
+
+
+def test_a_copy_in_batches_of_another_size_is_refused(tmp_path):
+    """Rows are found by batch number: a file whose batches are not of the size its schema states is no served copy."""
+    import pyarrow.ipc as ipc
+
+    from etl.clustered import BATCH_ROWS_KEY, open_served_copy, served_copy_rows, served_path
+
+    path = tmp_path / "events.parquet"
+    _write(path, ROWS)
+    table = pq.read_table(path)
+    schema = table.schema.with_metadata({BATCH_ROWS_KEY: b"4"})
+    served_path(path).parent.mkdir()
+    with ipc.new_file(str(served_path(path)), schema) as out:
+        out.write_table(table.replace_schema_metadata(schema.metadata), max_chunksize=3)  # 11 rows in batches of 3
+    with pytest.raises(ValueError, match="batches of 3 and 2 rows, not of 4"):
+        served_copy_rows(served_path(path))
+    assert open_served_copy(path, 11) is None
