@@ -17,9 +17,12 @@ previous history of one partition's accounts only.
 Decoding a 2,048-row Parquet row group costs about 0.4 ms, far more than the
 few rows an API request wants.  So every table the API reads row by row also
 gets a *served copy* (`served_path`: ``_serve/<table>.arrow`` beside it): the
-same rows in the same order as an Arrow IPC file, LZ4-compressed in record
-batches of exactly `SERVED_BATCH_ROWS` rows (about 20 us to read one from the
-memory map, twice the Parquet file's size).  `ServedCopyWriter` writes it,
+same rows in the same order as an Arrow IPC file in record batches of exactly
+`SERVED_BATCH_ROWS` rows: LZ4-compressed for the timeline and the history
+(about 25 us to read a batch from the memory map; twice the Parquet file's
+size), uncompressed for the tables of about a row per account (a batch in
+6-16 us instead of 15-80: LZ4 decompresses each buffer of each column
+separately; three times the LZ4 size).  `ServedCopyWriter` writes it,
 `IpcRowReader` reads it with `RowGroupReader`'s interface, and
 `open_served_copy` opens it only when its row count is the Parquet file's.
 """
@@ -43,8 +46,11 @@ ROW_GROUP_ROWS = 2048
 # Rows per record batch of a served copy: a batch holds a few accounts' events and reads in ~20 us.
 SERVED_BATCH_ROWS = 256
 # How a table read a few rows at a time is written (small row groups, compressed for fast reading),
-# with a served copy (`served_path`) the API reads its rows from.
-SERVED_LAYOUT = {"row_group_rows": ROW_GROUP_ROWS, "compression": "lz4", "served_copy": True}
+# with a served copy (`served_path`) the API reads its rows from: uncompressed, for the rules and
+# linking tables (about a row per account: 1.8 GB at a million accounts, 0.6 GB in LZ4).  The
+# timeline's and the history's are LZ4 (etl.task.CLUSTERED_LAYOUT): uncompressed, 13 GB and 2.3 GB.
+SERVED_LAYOUT = {"row_group_rows": ROW_GROUP_ROWS, "compression": "lz4", "served_copy": "uncompressed"}
+SERVED_CODECS = ("lz4", "uncompressed")  # what `served_copy` may name
 # A file whose row groups are larger than this is not worth reading group by group.
 MAX_SERVED_ROW_GROUP_ROWS = 65_536
 
@@ -352,9 +358,11 @@ def served_path(table_path: Path) -> Path:
     return table_path.parent / SERVED_DIR / f"{table_path.stem}.arrow"
 
 
-def _ipc_write_options() -> pa.ipc.IpcWriteOptions:
+def _ipc_write_options(codec: str) -> pa.ipc.IpcWriteOptions:
+    if codec not in SERVED_CODECS:
+        raise ValueError(f"a served copy is {' or '.join(SERVED_CODECS)}, not {codec!r}")
     # one thread: compressing a 256-row batch's buffers on a pool costs more than it saves
-    return pa.ipc.IpcWriteOptions(compression="lz4", use_threads=False)
+    return pa.ipc.IpcWriteOptions(compression=None if codec == "uncompressed" else codec, use_threads=False)
 
 
 class ServedCopyWriter:
@@ -362,12 +370,13 @@ class ServedCopyWriter:
     `SERVED_BATCH_ROWS` rows (a piece's leftover rows wait for the next piece), so a row's
     batch is its position divided by the batch size."""
 
-    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int = SERVED_BATCH_ROWS):
+    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int = SERVED_BATCH_ROWS, codec: str = "lz4"):
+        options = _ipc_write_options(codec)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.batch_rows = batch_rows
         self.schema = schema.with_metadata({**(schema.metadata or {}), BATCH_ROWS_KEY: str(batch_rows).encode()})
-        self._writer = pa.ipc.new_file(str(self.path), self.schema, options=_ipc_write_options())
+        self._writer = pa.ipc.new_file(str(self.path), self.schema, options=options)
         self._carry: list[pa.RecordBatch] = []  # fewer than batch_rows rows, in order
         self._carry_rows = 0
         self.rows = 0
@@ -403,9 +412,9 @@ class ServedCopyWriter:
         self._writer.close()
 
 
-def write_served_copy(table: pa.Table, path: Path) -> int:
-    """A whole table's served copy; returns its row count."""
-    writer = ServedCopyWriter(path, table.schema)
+def write_served_copy(table: pa.Table, path: Path, codec: str = "lz4") -> int:
+    """A whole table's served copy (`codec`: lz4 or uncompressed); returns its row count."""
+    writer = ServedCopyWriter(path, table.schema, codec=codec)
     writer.write(table)
     writer.close()
     return writer.rows

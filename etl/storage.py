@@ -422,13 +422,22 @@ def open_snapshot(data_dir: Path, run_id: str | None = None) -> Snapshot | None:
     return Snapshot(run_id, path, json.loads(location.read_text(manifest_path)))
 
 
+def _codec(served_copy: bool | str) -> str | None:
+    """The codec of a served copy from a layout's ``served_copy``; None for no copy."""
+    if served_copy is True:
+        return "lz4"
+    return served_copy or None
+
+
 class RunWriter:
     """Collects one run's tables in a staging directory and publishes them at once.
 
-    A table written with ``served_copy=True`` (the layouts of tables the API reads
-    row by row: etl.clustered.SERVED_LAYOUT) also gets a served copy, an Arrow
-    IPC file of the same rows in the same order (`etl.clustered.served_path`),
-    written alongside it and validated with it on publish.
+    A table written with ``served_copy`` (the layouts of tables the API reads
+    row by row: etl.clustered.SERVED_LAYOUT, etl.task.CLUSTERED_LAYOUT) also gets
+    a served copy, an Arrow IPC file of the same rows in the same order
+    (`etl.clustered.served_path`; ``served_copy`` names its codec, lz4 or
+    uncompressed, True meaning lz4), written alongside it and validated with it
+    on publish.
     """
 
     def __init__(self, data_dir: Location, run_id: str):
@@ -446,7 +455,7 @@ class RunWriter:
         self._writers: dict[tuple[str, str], pq.ParquetWriter] = {}
         self._indexes: dict[tuple[str, str], clustered.IndexBuilder] = {}
         self._copy_writers: dict[tuple[str, str], clustered.ServedCopyWriter] = {}
-        self.served: set[tuple[str, str]] = set()  # the tables with a served copy
+        self.served: dict[tuple[str, str], str] = {}  # the tables with a served copy: its codec
 
     def path(self, layer: str, name: str) -> Path:
         return self.staging / layer / f"{name}.parquet"
@@ -456,7 +465,7 @@ class RunWriter:
 
     def write(self, layer: str, name: str, df: pd.DataFrame | pa.Table, schema: pa.Schema | None = None,
               row_group_rows: int | None = None, compression: str = "zstd", sorted_by: list[str] | None = None,
-              served_copy: bool = False) -> int:
+              served_copy: bool | str = False) -> int:
         """Write a whole table.  With `sorted_by` (an Arrow table) its rows are sorted by
         those columns and the order is recorded (etl.clustered.sorted_by); with
         `row_group_rows` its row groups are small enough to be read one by one; with
@@ -467,23 +476,23 @@ class RunWriter:
             df = clustered.sort_for_reading(df, sorted_by)
         table = _as_table(df, schema)
         n = write_parquet(table, self.path(layer, name), None, compression, row_group_rows)
-        self._write_copy(layer, name, table if served_copy else None)
+        self._write_copy(layer, name, table, _codec(served_copy))
         self.row_counts[layer][name] = n
         return n
 
-    def _write_copy(self, layer: str, name: str, table: pa.Table | None) -> None:
-        """The table's served copy of these rows (fsynced); with None, no copy (an earlier one is removed)."""
+    def _write_copy(self, layer: str, name: str, table: pa.Table, codec: str | None) -> None:
+        """The table's served copy of these rows (fsynced); with no codec, no copy (an earlier one is removed)."""
         path = self.served_path(layer, name)
-        if table is None:
+        if codec is None:
             path.unlink(missing_ok=True)
-            self.served.discard((layer, name))
+            self.served.pop((layer, name), None)
             return
-        clustered.write_served_copy(table, path)
+        clustered.write_served_copy(table, path, codec)
         _fsync_file(path)
-        self.served.add((layer, name))
+        self.served[(layer, name)] = codec
 
     def append(self, layer: str, name: str, table: pa.Table, row_group_rows: int | None = None,
-               compression: str = "zstd", cluster_key: str | None = None, served_copy: bool = False) -> int:
+               compression: str = "zstd", cluster_key: str | None = None, served_copy: bool | str = False) -> int:
         """Add rows to a table written piece by piece (one partition at a time).
 
         Each call becomes at least one row group of a single Parquet file, so
@@ -506,9 +515,11 @@ class RunWriter:
             writer = self._writers[key] = pq.ParquetWriter(path, table.schema, compression=compression)
             if cluster_key:
                 self._indexes[key] = clustered.IndexBuilder(cluster_key)
-            if served_copy:
-                self._copy_writers[key] = clustered.ServedCopyWriter(self.served_path(layer, name), writer.schema)
-                self.served.add(key)
+            codec = _codec(served_copy)
+            if codec is not None:
+                self._copy_writers[key] = clustered.ServedCopyWriter(self.served_path(layer, name), writer.schema,
+                                                                     codec=codec)
+                self.served[key] = codec
         elif not table.schema.equals(writer.schema):
             table = table.cast(writer.schema)
         writer.write_table(table, row_group_size=row_group_rows)
@@ -537,14 +548,14 @@ class RunWriter:
                 write_parquet(index, clustered.index_path(self.path(layer, name)))
         self._writers.clear()
 
-    def sort_written(self, layer: str, name: str, by: list[str], served_copy: bool = False, **layout) -> pa.Table:
+    def sort_written(self, layer: str, name: str, by: list[str], served_copy: bool | str = False, **layout) -> pa.Table:
         """Rewrite a table written piece by piece sorted by `by` (recorded, etl.clustered.sorted_by);
         returns the sorted rows.  Its served copy, if any, is rewritten too (`served_copy`) or removed."""
         if (layer, name) in self._writers:
             raise ValueError(f"{layer}/{name} is still being appended to")
         table = clustered.sort_for_reading(pq.read_table(self.path(layer, name)).combine_chunks(), by)
         write_parquet(table, self.path(layer, name), **layout)
-        self._write_copy(layer, name, table if served_copy or (layer, name) in self.served else None)
+        self._write_copy(layer, name, table, _codec(served_copy) or self.served.get((layer, name)))
         return table
 
     def publish(self, manifest: dict) -> Snapshot:

@@ -173,7 +173,7 @@ def test_previous_history_is_reopened_when_the_file_at_its_path_is_replaced(tmp_
 # ---------------------------------------------------------------------------- served copies
 
 
-def _served(tmp_path, rows, group_rows=3, batch_rows=4, pieces=None):
+def _served(tmp_path, rows, group_rows=3, batch_rows=4, pieces=None, codec="lz4"):
     """The rows as a Parquet file in `group_rows` groups and as its served copy in `batch_rows` batches
     (written piece by piece when `pieces` gives the piece sizes)."""
     from etl.clustered import ServedCopyWriter, served_path
@@ -181,7 +181,7 @@ def _served(tmp_path, rows, group_rows=3, batch_rows=4, pieces=None):
     path = tmp_path / "events.parquet"
     _write(path, rows, group_rows)
     table = pq.read_table(path)
-    writer = ServedCopyWriter(served_path(path), table.schema, batch_rows=batch_rows)
+    writer = ServedCopyWriter(served_path(path), table.schema, batch_rows=batch_rows, codec=codec)
     at = 0
     for n in pieces or [table.num_rows]:
         writer.write(table.slice(at, n))
@@ -216,13 +216,14 @@ def test_served_copy_of_a_chunked_piece(tmp_path):
     assert reader.read(0, 13).column("x").to_pylist() == list(range(13))
 
 
-def test_ipc_reader_reads_what_the_parquet_reader_reads(tmp_path, monkeypatch):
+@pytest.mark.parametrize("codec", ["lz4", "uncompressed"])
+def test_ipc_reader_reads_what_the_parquet_reader_reads(tmp_path, monkeypatch, codec):
     """Every range (empty, one row, within a batch, across batches and row groups) and takes in any order,
     near (one read) and far apart (batch by batch: forced here by a tiny ROW_GROUP_ROWS)."""
     import etl.clustered as clustered
     from etl.clustered import IpcRowReader, RowGroupReader, served_path
 
-    path, table = _served(tmp_path, ROWS)
+    path, table = _served(tmp_path, ROWS, codec=codec)
     parquet, ipc = RowGroupReader(path), IpcRowReader(served_path(path), cache_batches=2)
     assert len(ipc) == len(parquet) == 11 and ipc.path == served_path(path)
     assert ipc.schema.remove_metadata().equals(parquet.schema.remove_metadata())
@@ -315,7 +316,7 @@ def test_writer_writes_served_copies_and_publish_checks_them(tmp_path):
     for piece in _pieces(ROWS):
         writer.append("gold", "events", piece, row_group_rows=3, cluster_key="account_id", served_copy=True)
     writer.append("gold", "plain", _pieces(ROWS)[0])
-    writer.write("gold", "whole", _pieces(ROWS)[1], row_group_rows=3, served_copy=True, sorted_by=["event_id"])
+    writer.write("gold", "whole", _pieces(ROWS)[1], row_group_rows=3, served_copy="uncompressed", sorted_by=["event_id"])
     writer.append("gold", "resorted", _pieces(ROWS)[0], served_copy=True)
     writer.finish_appends()
     resorted = writer.sort_written("gold", "resorted", ["event_id"])
@@ -327,6 +328,9 @@ def test_writer_writes_served_copies_and_publish_checks_them(tmp_path):
         copy = IpcRowReader(served_path(snap.table_path("gold", name)))
         assert copy.read(0, len(copy)).equals(parquet) and len(copy) == parquet.num_rows, name
     assert parquet.column("event_id").to_pylist() == resorted.column("event_id").to_pylist() == ["e0", "e1", "e2", "e3", "e4"]
+    assert writer.served == {("gold", "events"): "lz4", ("gold", "whole"): "uncompressed", ("gold", "resorted"): "lz4"}
+    with pytest.raises(ValueError, match="lz4 or uncompressed, not 'zstd'"):
+        storage.RunWriter(tmp_path, "r3").write("gold", "t", _pieces(ROWS)[0], served_copy="zstd")
 
     bad = storage.RunWriter(tmp_path, "r2")
     bad.append("gold", "events", _pieces(ROWS)[0], served_copy=True)

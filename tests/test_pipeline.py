@@ -131,6 +131,12 @@ def test_tables_the_api_reads_by_rows_have_a_served_copy_of_the_same_rows(publis
         assert copy.equals(parquet), name
         whole, rest = divmod(parquet.num_rows, SERVED_BATCH_ROWS)
         assert sizes == [SERVED_BATCH_ROWS] * whole + ([rest] if rest else []), name
+        # per row tables uncompressed (read without decompressing), the timeline and the history in LZ4
+        sink = pa.BufferOutputStream()
+        with ipc.new_file(sink, copy.schema, options=ipc.IpcWriteOptions(compression=None)) as plain:
+            plain.write_table(copy, max_chunksize=SERVED_BATCH_ROWS)
+        size = served_path(published.table_path("gold", name)).stat().st_size
+        assert size < sink.getvalue().size if name in (TIMELINE, HISTORY) else size == sink.getvalue().size, name
     assert not served_path(published.table_path("gold", METRICS)).exists()  # read whole into memory, no copy
 
 
