@@ -13,6 +13,18 @@ finds them from the key column for a file written without one.
 a read touches, behind a small LRU.  The API serves a million accounts'
 timelines this way in a few megabytes, and the next pipeline run reads the
 previous history of one partition's accounts only.
+
+Decoding a 2,048-row Parquet row group costs about 0.4 ms, far more than the
+few rows an API request wants.  So every table the API reads row by row also
+gets a *served copy* (`served_path`: ``_serve/<table>.arrow`` beside it): the
+same rows in the same order as an Arrow IPC file in record batches of exactly
+`SERVED_BATCH_ROWS` rows: LZ4-compressed for the timeline and the history
+(about 25 us to read a batch from the memory map; twice the Parquet file's
+size), uncompressed for the tables of about a row per account (a batch in
+6-16 us instead of 15-80: LZ4 decompresses each buffer of each column
+separately; three times the LZ4 size).  `ServedCopyWriter` writes it,
+`IpcRowReader` reads it with `RowGroupReader`'s interface, and
+`open_served_copy` opens it only when its row count is the Parquet file's.
 """
 
 from __future__ import annotations
@@ -33,8 +45,14 @@ from etl.arrays import distinct
 
 # About 25 accounts' events per timeline row group: one group decodes in well under a millisecond.
 ROW_GROUP_ROWS = 2048
-# How a table read a few rows at a time is written (small row groups, compressed for fast reading).
-SERVED_LAYOUT = {"row_group_rows": ROW_GROUP_ROWS, "compression": "lz4"}
+# Rows per record batch of a served copy: a batch holds a few accounts' events and reads in ~20 us.
+SERVED_BATCH_ROWS = 256
+# How a table read a few rows at a time is written (small row groups, compressed for fast reading),
+# with a served copy (`served_path`) the API reads its rows from: uncompressed, for the rules and
+# linking tables (about a row per account: 1.8 GB at a million accounts, 0.6 GB in LZ4).  The
+# timeline's and the history's are LZ4 (etl.task.CLUSTERED_LAYOUT): uncompressed, 13 GB and 2.3 GB.
+SERVED_LAYOUT = {"row_group_rows": ROW_GROUP_ROWS, "compression": "lz4", "served_copy": "uncompressed"}
+SERVED_CODECS = ("lz4", "uncompressed")  # what `served_copy` may name
 # A file whose row groups are larger than this is not worth reading group by group.
 MAX_SERVED_ROW_GROUP_ROWS = 65_536
 
@@ -226,9 +244,14 @@ SORTED_BY = b"c360.sorted_by"  # Parquet key-value metadata: the columns a table
 
 
 def sort_for_reading(table: pa.Table, by: list[str]) -> pa.Table:
-    """The rows sorted (stably) by `by`, with the order recorded in the schema metadata."""
+    """The rows sorted (stably) by `by`, with the order recorded in the schema metadata.
+
+    Rows already in that order (as the pipeline builds the timeline and the history)
+    are not copied: only the sort's indices are computed, to check it."""
     if table.num_rows > 1:
-        table = table.take(pc.sort_indices(table, [(c, "ascending") for c in by]))
+        order = pc.sort_indices(table, [(c, "ascending") for c in by]).to_numpy()
+        if not (order[1:] > order[:-1]).all():
+            table = table.take(pa.array(order))
     return table.replace_schema_metadata({**(table.schema.metadata or {}), SORTED_BY: ",".join(by).encode()})
 
 
@@ -325,6 +348,179 @@ class RowGroupReader:
         return table.take(pa.array(at))
 
 
+# --------------------------------------------------------------------------- served copies
+
+SERVED_DIR = "_serve"
+BATCH_ROWS_KEY = b"c360.batch_rows"  # IPC schema metadata: rows per record batch (the last may have fewer)
+
+
+def served_path(table_path: Path) -> Path:
+    """Where a table's served copy is kept: beside it, out of the layer's table listing."""
+    table_path = Path(table_path)
+    return table_path.parent / SERVED_DIR / f"{table_path.stem}.arrow"
+
+
+def _ipc_write_options(codec: str) -> pa.ipc.IpcWriteOptions:
+    if codec not in SERVED_CODECS:
+        raise ValueError(f"a served copy is {' or '.join(SERVED_CODECS)}, not {codec!r}")
+    # one thread: compressing a 256-row batch's buffers on a pool costs more than it saves
+    return pa.ipc.IpcWriteOptions(compression=None if codec == "uncompressed" else codec, use_threads=False)
+
+
+class ServedCopyWriter:
+    """Writes a served copy piece by piece: every record batch but the last has exactly
+    `SERVED_BATCH_ROWS` rows (a piece's leftover rows wait for the next piece), so a row's
+    batch is its position divided by the batch size."""
+
+    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int = SERVED_BATCH_ROWS, codec: str = "lz4"):
+        options = _ipc_write_options(codec)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.batch_rows = batch_rows
+        self.schema = schema.with_metadata({**(schema.metadata or {}), BATCH_ROWS_KEY: str(batch_rows).encode()})
+        self._writer = pa.ipc.new_file(str(self.path), self.schema, options=options)
+        self._carry: list[pa.RecordBatch] = []  # fewer than batch_rows rows, in order
+        self._carry_rows = 0
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if not table.schema.equals(self.schema):
+            table = table.cast(self.schema)
+        elif table.schema.metadata != self.schema.metadata:  # batches of one schema, metadata included
+            table = table.replace_schema_metadata(self.schema.metadata)
+        b = self.batch_rows
+        for batch in table.to_batches():  # chunk by chunk: no copy of the piece
+            if self._carry_rows:
+                head = batch.slice(0, b - self._carry_rows)
+                self._carry.append(head)
+                self._carry_rows += head.num_rows
+                batch = batch.slice(head.num_rows)
+                if self._carry_rows < b:
+                    continue
+                self._writer.write_batch(pa.concat_batches(self._carry))
+                self._carry, self._carry_rows = [], 0
+            whole = batch.num_rows - batch.num_rows % b
+            if whole:
+                self._writer.write_table(pa.Table.from_batches([batch.slice(0, whole)]), max_chunksize=b)
+            if whole < batch.num_rows:  # copied: a slice would keep the whole piece's buffers alive
+                rest = batch.num_rows - whole
+                self._carry, self._carry_rows = [batch.slice(whole).take(pa.array(np.arange(rest)))], rest
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        if self._carry_rows:
+            self._writer.write_batch(pa.concat_batches(self._carry))
+            self._carry, self._carry_rows = [], 0
+        self._writer.close()
+
+
+def write_served_copy(table: pa.Table, path: Path, codec: str = "lz4") -> int:
+    """A whole table's served copy (`codec`: lz4 or uncompressed); returns its row count."""
+    writer = ServedCopyWriter(path, table.schema, codec=codec)
+    writer.write(table)
+    writer.close()
+    return writer.rows
+
+
+def _open_ipc(path: Path, memory_map: bool = True) -> tuple[pa.ipc.RecordBatchFileReader, int]:
+    source = pa.memory_map(str(path)) if memory_map else pa.OSFile(str(path))
+    reader = pa.ipc.open_file(source, options=pa.ipc.IpcReadOptions(use_threads=False))
+    value = (reader.schema.metadata or {}).get(BATCH_ROWS_KEY)
+    if not value or int(value) <= 0:
+        raise ValueError(f"{path}: not a served copy (no {BATCH_ROWS_KEY.decode()} in its schema)")
+    return reader, int(value)
+
+
+def served_copy_rows(path: Path) -> int:
+    """The rows of a served copy: from its footer (the batch count) and its first and last batches;
+    raises ValueError when those are not the uniform batches `IpcRowReader` needs.
+
+    Read with plain reads, not a memory map: counting every batch (``count_rows``) through
+    the map faults in the whole file (6 GB for a million accounts' timeline)."""
+    return _copy_rows(path, *_open_ipc(path, memory_map=False))
+
+
+def _copy_rows(path: Path, reader: pa.ipc.RecordBatchFileReader, b: int) -> int:
+    n = reader.num_record_batches
+    if not n:
+        return 0
+    first, last = reader.get_batch(0).num_rows, reader.get_batch(n - 1).num_rows
+    if (n > 1 and first != b) or not 0 < last <= b:
+        raise ValueError(f"{path}: batches of {first} and {last} rows, not of {b}")
+    return (n - 1) * b + last
+
+
+class IpcRowReader:
+    """`RowGroupReader`'s reads over a served copy: rows by position from the memory-mapped
+    Arrow IPC file, reading (decompressing) only the record batches they lie in.
+
+    Batch ``i`` holds rows ``[i * batch_rows, (i + 1) * batch_rows)``.  Read batches are kept
+    in a small LRU (one request reads an account's rows more than once).  Thread-safe.
+    """
+
+    def __init__(self, path: Path, cache_batches: int = 64):
+        self.path = Path(path)
+        self._file, self.batch_rows = _open_ipc(self.path)
+        self.schema = self._file.schema
+        self._rows = _copy_rows(self.path, self._file, self.batch_rows)
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[int, pa.RecordBatch] = OrderedDict()
+        self._cache_batches = cache_batches
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def _batch(self, i: int) -> pa.RecordBatch:
+        batch = self._cache.get(i)
+        if batch is None:
+            batch = self._file.get_batch(i)
+            self._cache[i] = batch
+            if len(self._cache) > self._cache_batches:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(i)
+        return batch
+
+    def read(self, lo: int, hi: int) -> pa.Table:
+        """Rows [lo, hi) of the file."""
+        lo, hi = max(lo, 0), min(hi, self._rows)
+        if hi <= lo:
+            return self.schema.empty_table()
+        b0, b1 = lo // self.batch_rows, (hi - 1) // self.batch_rows
+        with self._lock:
+            batches = [self._batch(i) for i in range(b0, b1 + 1)]
+        return pa.Table.from_batches(batches, self.schema).slice(lo - b0 * self.batch_rows, hi - lo)
+
+    def take(self, positions) -> pa.Table:
+        """Rows at file positions, in the order given; only the batches they lie in are read."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if not len(positions):
+            return self.schema.empty_table()
+        lo, hi = int(positions.min()), int(positions.max()) + 1
+        if hi - lo <= 4 * ROW_GROUP_ROWS:  # one key's rows, or close: one contiguous read
+            return self.read(lo, hi).take(pa.array(positions - lo))
+        wanted = np.unique(positions // self.batch_rows)
+        with self._lock:
+            batches = [self._batch(int(i)) for i in wanted]
+        table = pa.Table.from_batches(batches, self.schema)
+        offsets = np.concatenate([[0], np.cumsum([b.num_rows for b in batches])[:-1]])
+        at = offsets[np.searchsorted(wanted, positions // self.batch_rows)] + positions % self.batch_rows
+        return table.take(pa.array(at))
+
+
+def open_served_copy(table_path: Path, rows: int) -> IpcRowReader | None:
+    """The served copy of the table at `table_path` when there is one holding its `rows` rows;
+    None otherwise (an older snapshot, or a copy that does not belong to this file)."""
+    path = served_path(table_path)
+    if not path.exists():
+        return None
+    try:
+        reader = IpcRowReader(path)
+    except (pa.ArrowInvalid, OSError, ValueError):
+        return None
+    return reader if len(reader) == rows else None
+
+
 class InMemoryRows:
     """`RowGroupReader`'s reads over a table held in memory: slices, no decoding."""
 
@@ -351,7 +547,9 @@ class ClusteredTable:
 
     Row positions are positions in the file, so `rows` and `take` agree with
     an in-memory table of the same file.  `within` columns order one key's
-    rows when they are read (the file's own order within a key may differ).
+    rows when they are read, unless the file records that its rows are
+    sorted by the key and then by them (`sorted_by`, as the pipeline writes
+    the timeline and the history); an older file's order within a key may differ.
     """
 
     def __init__(self, path: Path, key: str, within: list[str] | None = None, index: ClusterIndex | None = None,
@@ -360,17 +558,21 @@ class ClusteredTable:
         self.key = key
         self.within = within
         self.file = RowGroupReader(self.path, cache_groups)
-        self.reader: RowGroupReader | InMemoryRows = self.file  # what account reads go through
+        self.reader: RowGroupReader | IpcRowReader | InMemoryRows = self.file  # what account reads go through
         self.index = index if index is not None else build_index(self.path, key)
         if self.index is None:
             raise ValueError(f"{self.path}: rows of one {key} are not contiguous")
+        order = sorted_by(self.file.schema) or []
+        # one key's rows already in `within` order: nothing to sort when they are read
+        self.presorted = bool(within) and order[: len(within) + 1] == [key, *within]
 
     @classmethod
     def open(cls, path: Path, key: str, within: list[str] | None = None, in_memory_rows: int = 0) -> ClusteredTable | None:
         """The table, or None when the file is not clustered by `key` in small row groups.
 
         A table of at most `in_memory_rows` rows is read whole into memory (the same
-        reads, without decoding a row group per request)."""
+        reads, without decoding a row group per request); a larger one is read from
+        its served copy when it has one (`open_served_copy`), else from the file."""
         meta = pq.read_metadata(path)
         if not small_row_groups(meta):
             return None
@@ -380,6 +582,8 @@ class ClusteredTable:
         table = cls(path, key, within, index)
         if meta.num_rows <= in_memory_rows:
             table.reader = InMemoryRows(pq.read_table(path))
+        else:
+            table.reader = open_served_copy(Path(path), meta.num_rows) or table.file
         return table
 
     def __len__(self) -> int:
@@ -392,7 +596,7 @@ class ClusteredTable:
         """One key's rows in `within` order, and their file positions."""
         part = self.reader.read(lo, hi)
         pos = np.arange(lo, hi, dtype=np.int64)
-        if self.within and hi - lo > 1:
+        if self.within and hi - lo > 1 and not self.presorted:
             order = pc.sort_indices(part.select(self.within), [(c, "ascending") for c in self.within])  # stable
             part = part.take(order)
             pos = pos[order.to_numpy()]

@@ -164,7 +164,7 @@ def compute_gold_partitioned(silver: dict[str, pd.DataFrame], params, as_of: dat
         .sort_values("account_id", kind="stable")
         .reset_index(drop=True),
         TIMELINE: pd.concat([p[TIMELINE] for p in parts], ignore_index=True)
-        .sort_values(["account_id", "event_date", "event_type", "event_id"], kind="stable")
+        .sort_values(["account_id", "event_date", "event_id"], kind="stable")
         .reset_index(drop=True),
     }
 

@@ -8,6 +8,7 @@ Layout under the data directory::
     runs/<run_id>/silver/<table>.parquet                one pipeline run's output
     runs/<run_id>/quarantine/<table>.parquet
     runs/<run_id>/gold/<table>.parquet
+    runs/<run_id>/gold/_serve/<table>.arrow             served copies (etl.clustered.served_path)
     runs/<run_id>/manifest.json                         written last
     CURRENT                                             the published run id
 
@@ -76,14 +77,25 @@ def atomic_write_text(path: Path, text: str) -> None:
     fsync_dir(path.parent)
 
 
+def _as_table(df: pd.DataFrame | pa.Table, schema: pa.Schema | None) -> pa.Table:
+    """What `write_parquet` writes for `df`: the frame in `schema`, or the table cast to it."""
+    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+    if schema is not None and isinstance(df, pa.Table):
+        table = table.select(schema.names).cast(schema)
+    return table
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
 def write_parquet(
     df: pd.DataFrame | pa.Table, path: Path, schema: pa.Schema | None = None, compression: str = "zstd",
     row_group_rows: int | None = None,
 ) -> int:
     """Write one Parquet file (fsynced); returns the row count."""
-    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, schema=schema, preserve_index=False)
-    if schema is not None and isinstance(df, pa.Table):
-        table = table.select(schema.names).cast(schema)
+    table = _as_table(df, schema)
     if location.is_remote(path):
         fs, where = location.fs_path(path)
         pq.write_table(table, where, compression=compression, filesystem=fs, row_group_size=row_group_rows)
@@ -93,6 +105,29 @@ def write_parquet(
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
     return table.num_rows
+
+
+def write_ipc(table: pa.Table, path: Location) -> int:
+    """Write one Arrow IPC file, LZ4 (fsynced when local); returns the row count.  What the
+    pipeline's workers hand their tables over in: faster to write and to read back than Parquet."""
+    options = pa.ipc.IpcWriteOptions(compression="lz4", use_threads=False)
+    if location.is_remote(path):
+        fs, where = location.fs_path(path)
+        with fs.open(where, "wb") as fh, pa.ipc.new_file(fh, table.schema, options=options) as writer:
+            writer.write_table(table)
+        return table.num_rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pa.ipc.new_file(str(path), table.schema, options=options) as writer:
+        writer.write_table(table)
+    _fsync_file(path)
+    return table.num_rows
+
+
+def read_ipc(path: Location) -> pa.Table:
+    """The table of one Arrow IPC file (`write_ipc`)."""
+    path = location.as_location(path)
+    with pa.OSFile(str(path)) if isinstance(path, Path) else location.open_input(path) as fh:
+        return pa.ipc.open_file(fh).read_all()
 
 
 # --------------------------------------------------------------------------- bronze
@@ -387,8 +422,23 @@ def open_snapshot(data_dir: Path, run_id: str | None = None) -> Snapshot | None:
     return Snapshot(run_id, path, json.loads(location.read_text(manifest_path)))
 
 
+def _codec(served_copy: bool | str) -> str | None:
+    """The codec of a served copy from a layout's ``served_copy``; None for no copy."""
+    if served_copy is True:
+        return "lz4"
+    return served_copy or None
+
+
 class RunWriter:
-    """Collects one run's tables in a staging directory and publishes them at once."""
+    """Collects one run's tables in a staging directory and publishes them at once.
+
+    A table written with ``served_copy`` (the layouts of tables the API reads
+    row by row: etl.clustered.SERVED_LAYOUT, etl.task.CLUSTERED_LAYOUT) also gets
+    a served copy, an Arrow IPC file of the same rows in the same order
+    (`etl.clustered.served_path`; ``served_copy`` names its codec, lz4 or
+    uncompressed, True meaning lz4), written alongside it and validated with it
+    on publish.
+    """
 
     def __init__(self, data_dir: Location, run_id: str):
         self.data_dir = location.as_location(data_dir)
@@ -404,25 +454,45 @@ class RunWriter:
         self.row_counts: dict[str, dict[str, int]] = {layer: {} for layer in LAYERS}
         self._writers: dict[tuple[str, str], pq.ParquetWriter] = {}
         self._indexes: dict[tuple[str, str], clustered.IndexBuilder] = {}
+        self._copy_writers: dict[tuple[str, str], clustered.ServedCopyWriter] = {}
+        self.served: dict[tuple[str, str], str] = {}  # the tables with a served copy: its codec
 
     def path(self, layer: str, name: str) -> Path:
         return self.staging / layer / f"{name}.parquet"
 
+    def served_path(self, layer: str, name: str) -> Path:
+        return clustered.served_path(self.path(layer, name))
+
     def write(self, layer: str, name: str, df: pd.DataFrame | pa.Table, schema: pa.Schema | None = None,
-              row_group_rows: int | None = None, compression: str = "zstd", sorted_by: list[str] | None = None) -> int:
+              row_group_rows: int | None = None, compression: str = "zstd", sorted_by: list[str] | None = None,
+              served_copy: bool | str = False) -> int:
         """Write a whole table.  With `sorted_by` (an Arrow table) its rows are sorted by
         those columns and the order is recorded (etl.clustered.sorted_by); with
-        `row_group_rows` its row groups are small enough to be read one by one."""
+        `row_group_rows` its row groups are small enough to be read one by one; with
+        `served_copy` the same rows also go to its served copy."""
         if layer not in LAYERS:
             raise ValueError(f"unknown layer {layer!r}")
         if sorted_by:
             df = clustered.sort_for_reading(df, sorted_by)
-        n = write_parquet(df, self.path(layer, name), schema, compression, row_group_rows)
+        table = _as_table(df, schema)
+        n = write_parquet(table, self.path(layer, name), None, compression, row_group_rows)
+        self._write_copy(layer, name, table, _codec(served_copy))
         self.row_counts[layer][name] = n
         return n
 
+    def _write_copy(self, layer: str, name: str, table: pa.Table, codec: str | None) -> None:
+        """The table's served copy of these rows (fsynced); with no codec, no copy (an earlier one is removed)."""
+        path = self.served_path(layer, name)
+        if codec is None:
+            path.unlink(missing_ok=True)
+            self.served.pop((layer, name), None)
+            return
+        clustered.write_served_copy(table, path, codec)
+        _fsync_file(path)
+        self.served[(layer, name)] = codec
+
     def append(self, layer: str, name: str, table: pa.Table, row_group_rows: int | None = None,
-               compression: str = "zstd", cluster_key: str | None = None) -> int:
+               compression: str = "zstd", cluster_key: str | None = None, served_copy: bool | str = False) -> int:
         """Add rows to a table written piece by piece (one partition at a time).
 
         Each call becomes at least one row group of a single Parquet file, so
@@ -430,7 +500,8 @@ class RunWriter:
         `row_group_rows` caps the row groups (small groups for tables read
         account by account, see etl.clustered); `compression` applies from the
         first call on.  With `cluster_key` (each piece sorted by it, no key in
-        two pieces) the table's index of key ranges is written beside it.
+        two pieces) the table's index of key ranges is written beside it.  With
+        `served_copy` (from the first call on) the rows also go to its served copy.
         """
         if layer not in LAYERS:
             raise ValueError(f"unknown layer {layer!r}")
@@ -444,9 +515,16 @@ class RunWriter:
             writer = self._writers[key] = pq.ParquetWriter(path, table.schema, compression=compression)
             if cluster_key:
                 self._indexes[key] = clustered.IndexBuilder(cluster_key)
+            codec = _codec(served_copy)
+            if codec is not None:
+                self._copy_writers[key] = clustered.ServedCopyWriter(self.served_path(layer, name), writer.schema,
+                                                                     codec=codec)
+                self.served[key] = codec
         elif not table.schema.equals(writer.schema):
             table = table.cast(writer.schema)
         writer.write_table(table, row_group_size=row_group_rows)
+        if key in self._copy_writers:
+            self._copy_writers[key].write(table)
         if key in self._indexes:
             self._indexes[key].add(table)
         self.row_counts[layer][name] = self.row_counts[layer].get(name, 0) + table.num_rows
@@ -459,21 +537,25 @@ class RunWriter:
     def _close_writers(self) -> None:
         for (layer, name), writer in self._writers.items():
             writer.close()
-            with open(self.path(layer, name), "rb") as fh:
-                os.fsync(fh.fileno())
+            _fsync_file(self.path(layer, name))
+            copy = self._copy_writers.pop((layer, name), None)
+            if copy is not None:
+                copy.close()
+                _fsync_file(copy.path)
             builder = self._indexes.pop((layer, name), None)
             index = builder.finish() if builder else None
             if index is not None:  # without one, readers index the file themselves
                 write_parquet(index, clustered.index_path(self.path(layer, name)))
         self._writers.clear()
 
-    def sort_written(self, layer: str, name: str, by: list[str], **layout) -> pa.Table:
+    def sort_written(self, layer: str, name: str, by: list[str], served_copy: bool | str = False, **layout) -> pa.Table:
         """Rewrite a table written piece by piece sorted by `by` (recorded, etl.clustered.sorted_by);
-        returns the sorted rows."""
+        returns the sorted rows.  Its served copy, if any, is rewritten too (`served_copy`) or removed."""
         if (layer, name) in self._writers:
             raise ValueError(f"{layer}/{name} is still being appended to")
         table = clustered.sort_for_reading(pq.read_table(self.path(layer, name)).combine_chunks(), by)
         write_parquet(table, self.path(layer, name), **layout)
+        self._write_copy(layer, name, table, _codec(served_copy) or self.served.get((layer, name)))
         return table
 
     def publish(self, manifest: dict) -> Snapshot:
@@ -484,6 +566,13 @@ class RunWriter:
                 meta = pq.read_metadata(self.path(layer, name))
                 if meta.num_rows != n:
                     raise DataError(f"run {self.run_id}: {layer}/{name} has {meta.num_rows} rows, expected {n}")
+                if (layer, name) in self.served:
+                    try:
+                        copied = clustered.served_copy_rows(self.served_path(layer, name))
+                    except (pa.ArrowInvalid, OSError, ValueError) as exc:
+                        raise DataError(f"run {self.run_id}: the served copy of {layer}/{name} is unreadable: {exc}") from exc
+                    if copied != n:
+                        raise DataError(f"run {self.run_id}: the served copy of {layer}/{name} has {copied} rows, expected {n}")
         body = {
             **manifest,
             "run_id": self.run_id,
@@ -520,11 +609,12 @@ class RunWriter:
         return Snapshot(self.run_id, self.final, body)
 
     def abandon(self) -> None:
-        for writer in self._writers.values():
+        for writer in [*self._writers.values(), *self._copy_writers.values()]:
             try:
                 writer.close()
             except Exception:  # noqa: BLE001 - the directory is deleted next anyway
                 pass
         self._writers.clear()
+        self._copy_writers.clear()
         self._indexes.clear()
         shutil.rmtree(self.staging, ignore_errors=True)

@@ -111,9 +111,13 @@ def read_partition(work_dir: location.Location, p: int) -> dict[str, pd.DataFram
 
 # The timeline and the history are read account by account (the API, the next run's
 # history): each partition's rows, already sorted by account, go in small row groups,
-# compressed for fast reading rather than for size, with the index of account ranges.
-CLUSTERED_LAYOUT = {**clustered.SERVED_LAYOUT, "cluster_key": "account_id"}
+# compressed for fast reading rather than for size, with the index of account ranges
+# and a served copy (etl.clustered.SERVED_LAYOUT), LZ4 (uncompressed, the timeline's would be 13 GB).
+CLUSTERED_LAYOUT = {**clustered.SERVED_LAYOUT, "served_copy": "lz4", "cluster_key": "account_id"}
 APPEND_LAYOUT: dict[str, dict] = {TIMELINE: CLUSTERED_LAYOUT, HISTORY: CLUSTERED_LAYOUT}
+# Within an account, the order the API shows the rows in; recorded in each piece
+# (etl.clustered.sort_for_reading), so the API reads an account's rows without sorting them.
+READ_ORDER: dict[str, list[str]] = {TIMELINE: ["account_id", "event_date", "event_id"], HISTORY: ["account_id", "as_of"]}
 
 
 def _clustered_history(path: str) -> clustered.ClusteredTable | None:
@@ -216,7 +220,9 @@ def run_partition(task: PartitionTask) -> PartitionOutput:
 
     gold = compute_gold(silver, run.params, run.as_of, run_id=run.run_id)
     validate_gold(silver, gold)
-    tables += [("gold", name, gold_to_arrow(name, gold[name])) for name in (METRICS, TIMELINE)]
+    tables += [("gold", METRICS, gold_to_arrow(METRICS, gold[METRICS])),
+               # built in this order: sorting checks it and records it
+               ("gold", TIMELINE, clustered.sort_for_reading(gold_to_arrow(TIMELINE, gold[TIMELINE]), READ_ORDER[TIMELINE]))]
     rollup_metrics = gold[METRICS][ROLLUP_METRIC_COLUMNS]
     lap("gold")
 
@@ -228,7 +234,8 @@ def run_partition(task: PartitionTask) -> PartitionOutput:
 
     new_history = compute_metric_history(silver, run.params, list(run.history_dates), run_id=run.run_id)
     earlier = previous_history_for(run.previous_history, silver["accounts"]["account_id"])
-    tables.append(("gold", HISTORY, gold_to_arrow(HISTORY, merge_history(earlier, new_history))))
+    history = gold_to_arrow(HISTORY, merge_history(earlier, new_history))  # merged in this order
+    tables.append(("gold", HISTORY, clustered.sort_for_reading(history, READ_ORDER[HISTORY])))
     lap("history")
     return PartitionOutput(task.p, tables, report, link_accounts, link_contacts, rollup_metrics, bronze_rows,
                            rule_facts, products, seconds)
@@ -237,9 +244,9 @@ def run_partition(task: PartitionTask) -> PartitionOutput:
 def run_partition_to_parts(task: PartitionTask) -> PartitionOutput:
     """`run_partition`, its tables written as part files under the run's work directory.
 
-    Part files are fast to write (lz4) and deleted once the driver has appended
-    them.  If the driver has already given up on the run (its work directory
-    is gone), nothing is written.
+    Part files are fast to write and to read back (Arrow IPC, LZ4) and deleted
+    once the driver has appended them.  If the driver has already given up on
+    the run (its work directory is gone), nothing is written.
     """
     out = run_partition(task)
     start = time.perf_counter()
@@ -247,8 +254,8 @@ def run_partition_to_parts(task: PartitionTask) -> PartitionOutput:
         raise DataError(f"partition {task.p}: the run's work directory {task.work_dir} is gone; the run was abandoned")
     parts: list[tuple[str, str, pa.Table | str]] = []
     for layer, name, table in out.tables:
-        path = location.join(task.parts_dir, f"{layer}.{name}.parquet")
-        storage.write_parquet(table, path, compression="lz4")
+        path = location.join(task.parts_dir, f"{layer}.{name}.arrow")
+        storage.write_ipc(table, path)
         parts.append((layer, name, os.fspath(path)))
     out.seconds["parts"] = time.perf_counter() - start
     return replace(out, tables=parts)
@@ -256,4 +263,4 @@ def run_partition_to_parts(task: PartitionTask) -> PartitionOutput:
 
 def load_part(rows: pa.Table | str) -> pa.Table:
     """The rows of one output table: as returned, or read back from its part file."""
-    return rows if isinstance(rows, pa.Table) else _read_parquet(location.as_location(rows))
+    return rows if isinstance(rows, pa.Table) else storage.read_ipc(location.as_location(rows))

@@ -643,6 +643,57 @@ def bench_search(source: Path, *, queries: int = POOL, limit: int = 8, seed: int
     return out
 
 
+def bench_reads(data_dir: Path, *, customers: int = 2000, seed: int = 42) -> dict:
+    """In-process figures for a customer's rows read from the snapshot's files: for `customers` random
+    customers, the calls a profile request makes (timeline positions and the first 20 rows, alerts,
+    recommendations, rule facts, master account, its members, links and roll-up), timed part by part.
+    A first pass over other random customers warms the code paths (not the readers' caches: those
+    hold a few row groups or batches, not 2,000 customers')."""
+    import numpy as np
+
+    from etl import storage
+    from server.snapshot import Snapshot
+
+    start = time.perf_counter()
+    snap = Snapshot.load(storage.open_snapshot(data_dir))
+    load_seconds = time.perf_counter() - start
+    rnd = random.Random(seed)
+    ids = rnd.sample(list(snap.metrics.index), min(2 * customers, len(snap.metrics)))
+    warm_ids, ids = ids[customers:], ids[:customers]
+
+    def timeline(a):
+        return snap.timeline.take(snap.timeline.positions(a)[:20])
+
+    def master(a):
+        row = snap.master_of(a)
+        if row is not None:
+            m = row["master_id"]
+            snap.members_of(m), snap.links_of(m), snap.rollup(m)
+
+    parts = {"timeline (positions + take 20)": timeline, "alerts_for": snap.alerts_for,
+             "recommendations_for": snap.recommendations_for, "rule_facts_of": snap.rule_facts_of,
+             "master_of + members_of + links_of + rollup": master}
+    for a in warm_ids:
+        for fn in parts.values():
+            fn(a)
+    per_part = {name: [] for name in parts}
+    per_customer = []
+    for a in ids:
+        t_customer = time.perf_counter()
+        for name, fn in parts.items():
+            t0 = time.perf_counter()
+            fn(a)
+            per_part[name].append((time.perf_counter() - t0) * 1000)
+        per_customer.append((time.perf_counter() - t_customer) * 1000)
+    out = {"customers": len(ids), "load_seconds": round(load_seconds, 2),
+           "timeline_reader": type(getattr(snap.timeline, "reader", snap.timeline)).__name__,
+           "total_seconds": round(sum(per_customer) / 1000, 3), **_percentiles("", per_customer),
+           "mean_ms": round(float(np.mean(per_customer)), 3), "parts_mean_ms": {}}
+    for name, ms in per_part.items():
+        out["parts_mean_ms"][name] = round(float(np.mean(ms)), 3)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="API benchmark helpers")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -656,6 +707,9 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("search", help="in-process search index figures over SOURCE's names (a data dir or a metrics Parquet file)")
     p.add_argument("source", type=Path)
     p.add_argument("--queries", type=int, default=POOL)
+    p = sub.add_parser("reads", help="in-process: a profile's per-account reads from DATA_DIR's snapshot for random customers")
+    p.add_argument("data_dir", type=Path)
+    p.add_argument("--customers", type=int, default=2000)
     p = sub.add_parser("run", help="the whole API bench on DATA_DIR")
     p.add_argument("data_dir", type=Path)
     p.add_argument("--duration", type=float, default=10.0)
@@ -668,6 +722,8 @@ def main(argv: list[str] | None = None) -> None:
         load_main(args)
     elif args.cmd == "search":
         print(json.dumps(bench_search(args.source, queries=args.queries), indent=2))
+    elif args.cmd == "reads":
+        print(json.dumps(bench_reads(args.data_dir, customers=args.customers), indent=2))
     elif args.cmd == "startup":
         print(json.dumps(asdict(bench_startup(args.data_dir, Path(tempfile.mkdtemp())))))
     else:

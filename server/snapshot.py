@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 
 from etl import storage
 from etl.memory import release_memory
-from etl.clustered import ClusteredTable, RowGroupReader, SortedKeys, small_row_groups, sorted_by
+from etl.clustered import (ClusteredTable, IpcRowReader, RowGroupReader, SortedKeys, open_served_copy,
+                           small_row_groups, sorted_by)
 from etl.linking.schemas import READ_ORDER as LINK_READ_ORDER
 from rules.schemas import READ_ORDER
 from server.search import NameIndex
@@ -257,15 +258,17 @@ class FileTable(Table):
     """A gold table served from its memory-mapped file, with only `frame columns` in memory.
 
     The columns filters and sorts need are a pandas frame (``df``, RangeIndex =
-    row positions in the file, as `Table`'s); whole rows are read from the file
-    when a page or an account's rows are rendered, decoding only their row
-    groups.  The file must have been written sorted by `sort_by`
-    (etl.clustered.sort_for_reading) in small row groups; `open` gives None
-    otherwise and the caller loads the table whole.
+    row positions in the file, as `Table`'s); whole rows are read from the
+    table's served copy (etl.clustered.IpcRowReader) when a page or an
+    account's rows are rendered, or, for a snapshot without one, from the
+    Parquet file, decoding only their row groups.  The file must have been
+    written sorted by `sort_by` (etl.clustered.sort_for_reading) in small row
+    groups; `open` gives None otherwise and the caller loads the table whole.
     """
 
-    def __init__(self, path: Path, frame: pa.Table, key: str | None):
-        self.reader = RowGroupReader(path)
+    def __init__(self, path: Path, frame: pa.Table, key: str | None, reader: IpcRowReader | None = None):
+        self.path = Path(path)
+        self.reader = reader if reader is not None else RowGroupReader(path)
         self.df = frame.to_pandas(split_blocks=True)
         self.key = key
         self.keys = SortedKeys(frame.column(key)) if key else None
@@ -280,7 +283,7 @@ class FileTable(Table):
         if not small_row_groups(meta) or (sort_by is not None and sorted_by(schema) != sort_by):
             return None
         keep = columns if columns is not None else [c for c in schema.names if c not in leave_out]
-        return cls(path, pq.read_table(path, columns=keep), key)
+        return cls(path, pq.read_table(path, columns=keep), key, open_served_copy(Path(path), meta.num_rows))
 
     # __len__, span and rows: Table's, on the in-memory frame and keys
 
@@ -298,7 +301,7 @@ class FileTable(Table):
 
     def column(self, name: str) -> pa.ChunkedArray:
         """One whole column, as Arrow, read from the file."""
-        return pq.read_table(self.reader.path, columns=[name]).column(0)
+        return pq.read_table(self.path, columns=[name]).column(0)
 
 
 class KeyPositions:

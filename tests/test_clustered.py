@@ -168,3 +168,197 @@ def test_previous_history_is_reopened_when_the_file_at_its_path_is_replaced(tmp_
                              "event_id": ["n1", "n2"]}), replaced)
     replaced.replace(path)
     assert previous_history_for(str(path), pd.Series(["c"]))["event_id"].tolist() == ["n1", "n2"]
+
+
+# ---------------------------------------------------------------------------- served copies
+
+
+def _served(tmp_path, rows, group_rows=3, batch_rows=4, pieces=None, codec="lz4"):
+    """The rows as a Parquet file in `group_rows` groups and as its served copy in `batch_rows` batches
+    (written piece by piece when `pieces` gives the piece sizes)."""
+    from etl.clustered import ServedCopyWriter, served_path
+
+    path = tmp_path / "events.parquet"
+    _write(path, rows, group_rows)
+    table = pq.read_table(path)
+    writer = ServedCopyWriter(served_path(path), table.schema, batch_rows=batch_rows, codec=codec)
+    at = 0
+    for n in pieces or [table.num_rows]:
+        writer.write(table.slice(at, n))
+        at += n
+    writer.close()
+    return path, table
+
+
+@pytest.mark.parametrize("pieces", [None, [1, 0, 2, 5, 3], [4, 4, 3], [11]])
+def test_served_copy_has_the_rows_in_order_in_uniform_batches(tmp_path, pieces):
+    import pyarrow.ipc as ipc
+
+    from etl.clustered import served_copy_rows, served_path
+
+    path, table = _served(tmp_path, ROWS, pieces=pieces)
+    with pa.memory_map(str(served_path(path))) as source:
+        reader = ipc.open_file(source)
+        sizes = [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+        assert reader.read_all().equals(table)
+    assert sizes == [4, 4, 3]  # a piece's leftover rows wait for the next piece
+    assert served_copy_rows(served_path(path)) == 11
+
+
+def test_served_copy_of_a_chunked_piece(tmp_path):
+    """A piece of several chunks (as read back from a part file of several row groups) still gives uniform batches."""
+    from etl.clustered import IpcRowReader, write_served_copy
+
+    table = pa.concat_tables([pa.table({"x": list(range(a, b))}) for a, b in ((0, 3), (3, 4), (4, 13))])
+    write_served_copy(table, tmp_path / "x.arrow")
+    reader = IpcRowReader(tmp_path / "x.arrow")
+    assert reader.batch_rows == 256 and len(reader) == 13
+    assert reader.read(0, 13).column("x").to_pylist() == list(range(13))
+
+
+@pytest.mark.parametrize("codec", ["lz4", "uncompressed"])
+def test_ipc_reader_reads_what_the_parquet_reader_reads(tmp_path, monkeypatch, codec):
+    """Every range (empty, one row, within a batch, across batches and row groups) and takes in any order,
+    near (one read) and far apart (batch by batch: forced here by a tiny ROW_GROUP_ROWS)."""
+    import etl.clustered as clustered
+    from etl.clustered import IpcRowReader, RowGroupReader, served_path
+
+    path, table = _served(tmp_path, ROWS, codec=codec)
+    parquet, ipc = RowGroupReader(path), IpcRowReader(served_path(path), cache_batches=2)
+    assert len(ipc) == len(parquet) == 11 and ipc.path == served_path(path)
+    assert ipc.schema.remove_metadata().equals(parquet.schema.remove_metadata())
+    for lo in range(12):
+        for hi in range(lo, 12):
+            got, want = ipc.read(lo, hi), parquet.read(lo, hi)
+            assert got.equals(want) and got.to_pylist() == table.slice(lo, hi - lo).to_pylist(), (lo, hi)
+    assert ipc.read(5, 3).num_rows == 0 and ipc.read(5, 3).schema.names == table.schema.names
+    takes = [[], [0], [10], [3, 4], [4, 3], [7, 0, 10, 3], [2, 2, 9], list(range(11))[::-1]]
+    for far in (False, True):
+        if far:
+            monkeypatch.setattr(clustered, "ROW_GROUP_ROWS", 1)
+        for positions in takes:
+            got = ipc.take(positions)
+            assert got.equals(parquet.take(positions)), positions
+            assert got.to_pylist() == [table.slice(p, 1).to_pylist()[0] for p in positions]
+    assert len(ipc._cache) == 2  # the LRU of batches is bounded
+
+
+def test_served_copy_is_used_only_when_it_holds_the_files_rows(tmp_path):
+    import pyarrow.ipc as ipc
+
+    from etl.clustered import IpcRowReader, RowGroupReader, open_served_copy, served_path, write_served_copy
+
+    path = tmp_path / "events.parquet"
+    _write(path, ROWS)
+    assert open_served_copy(path, 11) is None  # none: an older snapshot
+    table = ClusteredTable.open(path, "account_id")
+    assert type(table.reader) is RowGroupReader
+    write_served_copy(pq.read_table(path).slice(0, 10), served_path(path))  # a copy of other rows
+    assert open_served_copy(path, 11) is None and type(ClusteredTable.open(path, "account_id").reader) is RowGroupReader
+    with ipc.new_file(str(served_path(path)), pq.read_schema(path)) as plain:  # an IPC file, but not a served copy
+        plain.write_table(pq.read_table(path))
+    assert open_served_copy(path, 11) is None
+    served_path(path).write_bytes(b"not arrow")
+    assert open_served_copy(path, 11) is None
+    write_served_copy(pq.read_table(path), served_path(path))
+    assert isinstance(open_served_copy(path, 11), IpcRowReader)
+    disk = ClusteredTable.open(path, "account_id", within=["event_date", "event_id"])
+    assert type(disk.reader) is IpcRowReader and type(disk.file) is RowGroupReader
+    memory = ArrowTable(pq.read_table(path), ["account_id", "event_date"], "account_id", within=["event_date", "event_id"])
+    for account in ["a", "b", "c", "d", "unknown"]:
+        assert disk.records(account) == memory.records(account)
+        on_disk = disk.rows(account, ["event_id"])
+        assert disk.take(on_disk.index) == memory.records(account)
+    assert disk.read_keys(["d", "a"]).column("event_id").to_pylist() == ["e1", "e2", "e6", "e7", "e8", "e9", "e10"]
+
+
+def test_rows_recorded_in_read_order_are_not_sorted_again(tmp_path):
+    """A file sorted by the key and then `within` (recorded: sort_for_reading) is read as it is; the
+    same rows without the record are sorted per read; both give the in-memory table's records."""
+    from etl.clustered import sort_for_reading
+
+    table = pa.table({
+        "account_id": [r[0] for r in ROWS],
+        "event_date": pa.array([r[1] for r in ROWS], pa.date32()),
+        "event_id": [r[2] for r in ROWS],
+    })
+    ordered = sort_for_reading(table, ["account_id", "event_date", "event_id"])
+    assert [r["event_id"] for r in ordered.to_pylist()][:5] == ["e2", "e1", "e0", "e4", "e3"]
+    memory = ArrowTable(table, ["account_id", "event_date"], "account_id", within=["event_date", "event_id"])
+    for name, t, presorted in (("sorted", ordered, True), ("plain", ordered.replace_schema_metadata(None), False)):
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(t, path, row_group_size=3)
+        disk = ClusteredTable.open(path, "account_id", within=["event_date", "event_id"])
+        assert disk.presorted is presorted
+        for account in ["a", "b", "c", "d", "unknown"]:
+            assert disk.records(account) == memory.records(account), (name, account)
+            assert disk.positions(account).tolist() == list(range(*disk.span(account)))
+    assert not ClusteredTable.open(path, "account_id", within=["event_id"]).presorted  # another order
+
+
+def test_sort_for_reading_keeps_rows_already_in_order_and_sorts_others():
+    from etl.clustered import sort_for_reading, sorted_by
+
+    table = pa.table({"k": ["a", "a", "b"], "v": [1, 2, 0]})
+    same = sort_for_reading(table, ["k", "v"])
+    assert same.column("v").to_pylist() == [1, 2, 0] and sorted_by(same.schema) == ["k", "v"]
+    assert same.column(0).chunk(0).buffers()[1].address == table.column(0).chunk(0).buffers()[1].address  # not copied
+    assert sort_for_reading(table, ["v"]).column("v").to_pylist() == [0, 1, 2]
+
+
+def test_writer_writes_served_copies_and_publish_checks_them(tmp_path):
+    """Appended and whole tables get their copy with `served_copy`; the copies are not tables; a copy
+    rewritten by sort_written follows the new order; publish refuses a copy of the wrong length."""
+    from etl.clustered import IpcRowReader, served_path
+    from etl.errors import DataError
+
+    writer = storage.RunWriter(tmp_path, "r1")
+    for piece in _pieces(ROWS):
+        writer.append("gold", "events", piece, row_group_rows=3, cluster_key="account_id", served_copy=True)
+    writer.append("gold", "plain", _pieces(ROWS)[0])
+    writer.write("gold", "whole", _pieces(ROWS)[1], row_group_rows=3, served_copy="uncompressed", sorted_by=["event_id"])
+    writer.append("gold", "resorted", _pieces(ROWS)[0], served_copy=True)
+    writer.finish_appends()
+    resorted = writer.sort_written("gold", "resorted", ["event_id"])
+    snap = writer.publish({})
+    assert snap.tables("gold") == ["events", "plain", "resorted", "whole"]
+    assert not served_path(snap.table_path("gold", "plain")).exists()
+    for name in ("events", "whole", "resorted"):
+        parquet = pq.read_table(snap.table_path("gold", name))
+        copy = IpcRowReader(served_path(snap.table_path("gold", name)))
+        assert copy.read(0, len(copy)).equals(parquet) and len(copy) == parquet.num_rows, name
+    assert parquet.column("event_id").to_pylist() == resorted.column("event_id").to_pylist() == ["e0", "e1", "e2", "e3", "e4"]
+    assert writer.served == {("gold", "events"): "lz4", ("gold", "whole"): "uncompressed", ("gold", "resorted"): "lz4"}
+    with pytest.raises(ValueError, match="lz4 or uncompressed, not 'zstd'"):
+        storage.RunWriter(tmp_path, "r3").write("gold", "t", _pieces(ROWS)[0], served_copy="zstd")
+
+    bad = storage.RunWriter(tmp_path, "r2")
+    bad.append("gold", "events", _pieces(ROWS)[0], served_copy=True)
+    bad.finish_appends()
+    from etl.clustered import write_served_copy
+
+    write_served_copy(_pieces(ROWS)[0].slice(0, 4), bad.served_path("gold", "events"))  # a row short
+    with pytest.raises(DataError, match="served copy of gold/events has 4 rows, expected 5"):
+        bad.publish({})
+    bad.served_path("gold", "events").write_bytes(b"torn")
+    with pytest.raises(DataError, match="served copy of gold/events is unreadable"):
+        bad.publish({})
+    assert storage.current_run_id(tmp_path) == "r1"
+
+
+def test_a_copy_in_batches_of_another_size_is_refused(tmp_path):
+    """Rows are found by batch number: a file whose batches are not of the size its schema states is no served copy."""
+    import pyarrow.ipc as ipc
+
+    from etl.clustered import BATCH_ROWS_KEY, open_served_copy, served_copy_rows, served_path
+
+    path = tmp_path / "events.parquet"
+    _write(path, ROWS)
+    table = pq.read_table(path)
+    schema = table.schema.with_metadata({BATCH_ROWS_KEY: b"4"})
+    served_path(path).parent.mkdir()
+    with ipc.new_file(str(served_path(path)), schema) as out:
+        out.write_table(table.replace_schema_metadata(schema.metadata), max_chunksize=3)  # 11 rows in batches of 3
+    with pytest.raises(ValueError, match="batches of 3 and 2 rows, not of 4"):
+        served_copy_rows(served_path(path))
+    assert open_served_copy(path, 11) is None

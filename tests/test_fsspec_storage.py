@@ -67,6 +67,12 @@ def test_a_run_on_memory_fs_publishes_the_same_tables_as_on_disk(memory_dir, loc
             assert a.schema.equals(b.schema, check_metadata=True), f"{layer}/{name}"
             pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas(), obj=f"{layer}/{name}")
     root = memory_dir.split("://", 1)[1]
+    # the served copies are published with their tables
+    copies = sorted(p.name for p in (local_serial.path / "gold" / "_serve").glob("*.arrow"))
+    assert copies and sorted(location.list_names(f"{memory_dir}/runs/oct/gold/_serve")) == copies
+    for name in copies:
+        remote = pa.ipc.open_file(pa.BufferReader(MEMORY.cat_file(f"{root}/runs/oct/gold/_serve/{name}"))).read_all()
+        assert remote.equals(pa.ipc.open_file(local_serial.path / "gold" / "_serve" / name).read_all()), name
     assert json.loads(MEMORY.cat_file(f"{root}/CURRENT")) == {"run_id": "oct"}
     assert sorted(location.list_names(f"{memory_dir}/runs")) == ["oct", "sep"]  # no work or staging prefix left
     assert snap.manifest["row_counts"] == local_serial.manifest["row_counts"]

@@ -97,12 +97,47 @@ def test_timeline_and_history_are_published_clustered_by_account(published):
         assert table is not None and set(table.index.keys.tolist()) <= accounts
     served = Snapshot.load(published)
     assert isinstance(served.timeline, ClusteredTable) and isinstance(served.history, ClusteredTable)
-    # held in memory (a small book) or read from the file a row group at a time: the same rows
+    # each account's rows are in the order the API shows them, and the file says so: no sort per read
+    assert served.timeline.presorted and served.history.presorted
+    # held in memory (a small book) or read from the served copy a batch at a time: the same rows
     from_file = Snapshot.load(published, in_memory_rows=0)
-    assert type(from_file.timeline.reader).__name__ == "RowGroupReader" != type(served.timeline.reader).__name__
+    assert type(from_file.timeline.reader).__name__ == "IpcRowReader" != type(served.timeline.reader).__name__
     for account in sorted(accounts)[:25]:
         assert from_file.timeline.records(account) == served.timeline.records(account)
         assert from_file.history_for(account) == served.history_for(account)
+
+
+def test_tables_the_api_reads_by_rows_have_a_served_copy_of_the_same_rows(published):
+    """Every table the API reads row by row has its served copy (etl.clustered.served_path): an Arrow
+    IPC file of the same rows in the same order, in uniform batches; the copies are not tables."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+    import pyarrow.parquet as pq
+
+    from etl import linking
+    from etl.clustered import BATCH_ROWS_KEY, SERVED_BATCH_ROWS, served_path
+    import rules
+
+    served = [TIMELINE, HISTORY, *rules.READ_ORDER, *linking.READ_ORDER, linking.REVIEW_QUEUE]
+    assert set(published.tables("gold")) == set(served) | {METRICS}
+    for name in served:
+        parquet = pq.read_table(published.table_path("gold", name))
+        with pa.memory_map(str(served_path(published.table_path("gold", name)))) as source:
+            reader = ipc.open_file(source)
+            copy = reader.read_all()
+            sizes = [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+        assert copy.schema.remove_metadata().equals(parquet.schema.remove_metadata()), name
+        assert copy.schema.metadata[BATCH_ROWS_KEY] == str(SERVED_BATCH_ROWS).encode()
+        assert copy.equals(parquet), name
+        whole, rest = divmod(parquet.num_rows, SERVED_BATCH_ROWS)
+        assert sizes == [SERVED_BATCH_ROWS] * whole + ([rest] if rest else []), name
+        # per row tables uncompressed (read without decompressing), the timeline and the history in LZ4
+        sink = pa.BufferOutputStream()
+        with ipc.new_file(sink, copy.schema, options=ipc.IpcWriteOptions(compression=None)) as plain:
+            plain.write_table(copy, max_chunksize=SERVED_BATCH_ROWS)
+        size = served_path(published.table_path("gold", name)).stat().st_size
+        assert size < sink.getvalue().size if name in (TIMELINE, HISTORY) else size == sink.getvalue().size, name
+    assert not served_path(published.table_path("gold", METRICS)).exists()  # read whole into memory, no copy
 
 
 def test_tables_the_api_reads_by_account_are_published_in_its_order(published):

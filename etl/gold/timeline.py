@@ -306,13 +306,14 @@ def activity_events(book: Book, a: int) -> list[Events]:
 
 
 def _event_order(pieces: list[Events]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Sort by (account, day, type) on integers, then break the rare ties by event id text."""
+    """Sort by (account, day) on integers, then break the ties by event id text: the order the
+    API shows an account's events in, so it reads them from the file without sorting."""
     acct = np.concatenate([p.acct for p in pieces])
     day = np.concatenate([p.day for p in pieces])
     type_code = np.concatenate([p.type_code for p in pieces]).astype(np.int64)
     piece = np.repeat(np.arange(len(pieces)), [len(p) for p in pieces])
     span = int(day.max() - day.min()) + 1
-    key = (acct * span + (day - day.min())) * len(EVENT_TYPES) + type_code
+    key = acct * span + (day - day.min())
     order = np.argsort(key)  # ties are re-ordered by event id below, so stability is not needed
     sorted_key = key[order]
     tie = np.zeros(len(order), dtype=bool)
@@ -349,7 +350,7 @@ def _statuses(pieces: list[Events], order: np.ndarray) -> pa.Array:
 
 
 def build_timeline(book: Book, as_of: date, params: MetricsConfig) -> pd.DataFrame:
-    """All events on or before as_of, sorted by account_id, event_date, event_type, event_id."""
+    """All events on or before as_of, sorted by account_id, event_date, event_id."""
     a = day_number(as_of)
     pieces = [
         *opportunity_events(book, a),

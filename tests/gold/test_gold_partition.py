@@ -76,7 +76,7 @@ def _chunk(silver: dict[str, pd.DataFrame], part: int, parts: int) -> dict[str, 
 
 SORT_KEYS = {
     "gold_customer_360_metrics": ["account_id"],
-    "gold_customer_timeline": ["account_id", "event_date", "event_type", "event_id"],
+    "gold_customer_timeline": ["account_id", "event_date", "event_id"],
 }
 
 

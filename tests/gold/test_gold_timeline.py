@@ -65,7 +65,7 @@ def _silver() -> dict[str, pd.DataFrame]:
     )
 
 
-EXPECTED = [  # account_id, event_date, event_type, event_id, title, status, amount_usd
+EXPECTED = [  # account_id, event_date, event_type, event_id, title, status, amount_usd; sorted by the first, second and fourth
     ("T0", "2024-01-01", "ENGAGEMENT", "activities:T0-A1:activity", "Call", None, None),
     ("T1", "2023-03-01", "RENEWAL", "contracts:K1:start", "Contract 00000001 started", "STARTED", None),
     ("T1", "2024-01-01", "BILLING", "invoices:I10:issued", "Invoice INV-10 issued", "ISSUED", 300.0),
@@ -75,13 +75,13 @@ EXPECTED = [  # account_id, event_date, event_type, event_id, title, status, amo
     ("T1", "2024-02-01", "BILLING", "invoices:I3:issued", "Invoice INV-3 issued", "ISSUED", 200.0),
     ("T1", "2024-02-10", "BILLING", "invoices:I1:paid", "Invoice INV-1 paid 10 days late", "PAID_LATE", 100.0),
     ("T1", "2024-02-29", "RENEWAL", "contracts:K1:end", "Contract 00000001 ended", "ENDED", None),
+    ("T1", "2024-03-01", "RENEWAL", "contracts:K3:start", "Contract 00000003 started", "STARTED", None),  # same day: by event id
     ("T1", "2024-03-01", "BILLING", "invoices:I3:paid", "Invoice INV-3 paid on time", "PAID", 200.0),
-    ("T1", "2024-03-01", "RENEWAL", "contracts:K3:start", "Contract 00000003 started", "STARTED", None),
     ("T1", "2024-03-01", "RENEWAL", "opportunities:R1:won", 'Renewal opportunity "Renewal 2024" won', "WON", 1200.0),
     ("T1", "2024-05-01", "BILLING", "invoices:I2:issued", "Invoice INV-2 issued", "ISSUED", 400.0),
     ("T1", "2024-05-31", "USAGE", "usage:T1|FIB|GB|2024-05:change", "FIB usage down 40% on the previous month (100 -> 60 GB)", "DROP", None),
-    ("T1", "2024-06-01", "BILLING", "invoices:I2:overdue", "Invoice INV-2 overdue: unpaid 30 days after its due date", "OVERDUE", 400.0),
     ("T1", "2024-06-01", "SUPPORT", "cases:C1:opened", "Case 00001 opened (HIGH), escalated: Outage", "ESCALATED", None),
+    ("T1", "2024-06-01", "BILLING", "invoices:I2:overdue", "Invoice INV-2 overdue: unpaid 30 days after its due date", "OVERDUE", 400.0),
     ("T1", "2024-06-05", "SUPPORT", "cases:C1:closed", "Case 00001 closed after 4 days", "CLOSED", None),
     ("T1", "2024-06-10", "ENGAGEMENT", "activities:A1:activity", "QBR: Q2 review", "Completed", None),
     ("T1", "2024-06-10", "SALES", "opportunities:N1:opened", 'Upsell opportunity "Fiber upsell" opened', "OPEN", 5000.0),
