@@ -57,6 +57,7 @@ from etl.task import (  # noqa: F401 - merge_history, validate_gold and the tabl
     METRICS,
     TIMELINE,
     APPEND_LAYOUT,
+    PARTS_DIR,
     WORK_MARKER,
     PartitionTask,
     RunParams,
@@ -400,6 +401,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
             location.remove_tree(work_dir)
             location.makedirs(work_dir)
             location.write_text(location.join(work_dir, WORK_MARKER), run_id)  # tasks write part files only while it exists
+            location.makedirs(location.join(work_dir, PARTS_DIR))  # tasks make their own folder in it, never its parents
             with _stage(timings, "bronze", progress, 0.0):
                 if partitions > 1:
                     split_bronze(opts.data_dir, work_dir, partitions)

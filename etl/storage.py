@@ -107,16 +107,18 @@ def write_parquet(
     return table.num_rows
 
 
-def write_ipc(table: pa.Table, path: Location) -> int:
+def write_ipc(table: pa.Table, path: Location, make_parents: bool = True) -> int:
     """Write one Arrow IPC file, LZ4 (fsynced when local); returns the row count.  What the
-    pipeline's workers hand their tables over in: faster to write and to read back than Parquet."""
+    pipeline's workers hand their tables over in: faster to write and to read back than Parquet.
+    Without `make_parents`, a missing directory is an error (FileNotFoundError), not created."""
     options = pa.ipc.IpcWriteOptions(compression="lz4", use_threads=False)
     if location.is_remote(path):
         fs, where = location.fs_path(path)
         with fs.open(where, "wb") as fh, pa.ipc.new_file(fh, table.schema, options=options) as writer:
             writer.write_table(table)
         return table.num_rows
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     with pa.ipc.new_file(str(path), table.schema, options=options) as writer:
         writer.write_table(table)
     _fsync_file(path)

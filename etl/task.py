@@ -250,12 +250,24 @@ def run_partition_to_parts(task: PartitionTask) -> PartitionOutput:
     """
     out = run_partition(task)
     start = time.perf_counter()
+    abandoned = DataError(f"partition {task.p}: the run's work directory {task.work_dir} is gone; the run was abandoned")
     if not location.exists(location.join(location.as_location(task.work_dir), WORK_MARKER)):
-        raise DataError(f"partition {task.p}: the run's work directory {task.work_dir} is gone; the run was abandoned")
+        raise abandoned
+    local = isinstance(task.parts_dir, Path)
+    if local:
+        # Never create the work directory: the driver made <work>/parts, and a task still running after a
+        # failed run was cleaned up (Dask cannot stop it) must not bring the directory back.
+        try:
+            task.parts_dir.mkdir(exist_ok=True)
+        except FileNotFoundError:
+            raise abandoned from None
     parts: list[tuple[str, str, pa.Table | str]] = []
     for layer, name, table in out.tables:
         path = location.join(task.parts_dir, f"{layer}.{name}.arrow")
-        storage.write_ipc(table, path)
+        try:
+            storage.write_ipc(table, path, make_parents=not local)
+        except FileNotFoundError:
+            raise abandoned from None
         parts.append((layer, name, os.fspath(path)))
     out.seconds["parts"] = time.perf_counter() - start
     return replace(out, tables=parts)

@@ -171,3 +171,31 @@ def test_cli_runs_on_a_local_dask_cluster_it_starts(data_dir, sample_bronze, tmp
     run_pipeline(RunOptions(data_dir=serial_dir, config_dir=CONFIG_DIR, as_of=date(2026, 10, 31), run_id="oct",
                             backfill_months=2, partitions=PARTITIONS))
     _assert_same_snapshot(storage.open_snapshot(serial_dir), storage.open_snapshot(data_dir))
+
+
+def test_a_task_finishing_after_its_run_was_cleaned_up_writes_nothing(tmp_path, monkeypatch):
+    """A Dask task cannot be stopped: one that finishes after the driver removed the run's work directory
+    must not bring it back (it used to recreate it, with its part files, when writing them)."""
+    from etl import task as task_module
+    from etl.errors import DataError
+    from etl.task import PARTS_DIR, WORK_MARKER, PartitionOutput, PartitionTask
+
+    out = PartitionOutput(3, [("gold", "t", pa.table({"a": [1, 2]}))], pd.DataFrame(), pd.DataFrame(), pd.DataFrame(),
+                          pd.DataFrame(), {}, None, None)
+    monkeypatch.setattr(task_module, "run_partition", lambda t: out)
+    work = tmp_path / ".work-run"
+    t = PartitionTask(3, 4, str(tmp_path), str(work), None)
+
+    work.mkdir()
+    (work / WORK_MARKER).write_text("run")
+    (work / PARTS_DIR).mkdir()
+    written = task_module.run_partition_to_parts(t)
+    assert storage.read_ipc(Path(written.tables[0][2])).num_rows == 2
+
+    # the driver gave up between the task's check of the marker and its first write
+    checked = task_module.location.exists
+    monkeypatch.setattr(task_module.location, "exists", lambda loc: checked(loc) or Path(loc).name == WORK_MARKER)
+    shutil.rmtree(work)
+    with pytest.raises(DataError, match="abandoned"):
+        task_module.run_partition_to_parts(t)
+    assert not work.exists()
