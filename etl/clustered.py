@@ -265,6 +265,27 @@ def sorted_by(schema: pa.Schema) -> list[str] | None:
     return value.decode().split(",") if value else None
 
 
+class _Recent:
+    """The last `size` decoded row groups or batches by number (callers hold their own lock)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[int, object] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: int, load):
+        item = self._items.get(key)
+        if item is None:
+            item = self._items[key] = load(key)
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(key)
+        return item
+
+
 class RowGroupReader:
     """Rows of a memory-mapped Parquet file by position, decoding only the row groups they lie in.
 
@@ -279,22 +300,13 @@ class RowGroupReader:
         self.group_starts = np.concatenate([[0], np.cumsum(sizes)])
         self.schema = self._file.schema_arrow
         self._lock = threading.Lock()
-        self._cache: OrderedDict[int, pa.Table] = OrderedDict()
-        self._cache_groups = cache_groups
+        self._cache = _Recent(cache_groups)
 
     def __len__(self) -> int:
         return int(self.group_starts[-1])
 
     def _group(self, g: int) -> pa.Table:
-        table = self._cache.get(g)
-        if table is None:
-            table = self._file.read_row_group(g)
-            self._cache[g] = table
-            if len(self._cache) > self._cache_groups:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(g)
-        return table
+        return self._cache.get(g, self._file.read_row_group)
 
     def _groups_of(self, positions: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.group_starts, positions, side="right") - 1
@@ -464,22 +476,13 @@ class IpcRowReader:
         self.schema = self._file.schema
         self._rows = _copy_rows(self.path, self._file, self.batch_rows)
         self._lock = threading.Lock()
-        self._cache: OrderedDict[int, pa.RecordBatch] = OrderedDict()
-        self._cache_batches = cache_batches
+        self._cache = _Recent(cache_batches)
 
     def __len__(self) -> int:
         return self._rows
 
     def _batch(self, i: int) -> pa.RecordBatch:
-        batch = self._cache.get(i)
-        if batch is None:
-            batch = self._file.get_batch(i)
-            self._cache[i] = batch
-            if len(self._cache) > self._cache_batches:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(i)
-        return batch
+        return self._cache.get(i, self._file.get_batch)
 
     def read(self, lo: int, hi: int) -> pa.Table:
         """Rows [lo, hi) of the file."""
@@ -499,7 +502,7 @@ class IpcRowReader:
         lo, hi = int(positions.min()), int(positions.max()) + 1
         if hi - lo <= 4 * ROW_GROUP_ROWS:  # one key's rows, or close: one contiguous read
             return self.read(lo, hi).take(pa.array(positions - lo))
-        wanted = np.unique(positions // self.batch_rows)
+        wanted = distinct(positions // self.batch_rows)
         with self._lock:
             batches = [self._batch(int(i)) for i in wanted]
         table = pa.Table.from_batches(batches, self.schema)
