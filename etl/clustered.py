@@ -286,7 +286,31 @@ class _Recent:
         return item
 
 
-class RowGroupReader:
+class _ChunkedRows:
+    """`take` for a file read a chunk at a time (Parquet row groups, IPC record batches): a close span
+    as one contiguous `read`, scattered rows from just the chunks they lie in.  A subclass gives
+    `read`, `schema`, `_lock` and the chunk arithmetic below."""
+
+    def take(self, positions) -> pa.Table:
+        """Rows at file positions, in the order given; only the chunks they lie in are decoded."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if not len(positions):
+            return self.schema.empty_table()
+        lo, hi = int(positions.min()), int(positions.max()) + 1
+        if hi - lo <= 4 * ROW_GROUP_ROWS:  # one key's rows, or close: one contiguous read
+            return self.read(lo, hi).take(pa.array(positions - lo))
+        chunks = self._chunks_of(positions)
+        wanted = distinct(chunks)
+        with self._lock:
+            parts = [self._chunk(int(c)) for c in wanted]
+        table = self._concat(parts)
+        # position in the concatenation = offset of its chunk there + position within the chunk
+        offsets = np.concatenate([[0], np.cumsum([p.num_rows for p in parts])[:-1]])
+        at = offsets[np.searchsorted(wanted, chunks)] + positions - self._chunk_starts(chunks)
+        return table.take(pa.array(at))
+
+
+class RowGroupReader(_ChunkedRows):
     """Rows of a memory-mapped Parquet file by position, decoding only the row groups they lie in.
 
     Decoded groups are kept in a small LRU.  Thread-safe: reads and the cache are behind a lock.
@@ -341,23 +365,13 @@ class RowGroupReader:
         i = np.searchsorted(s_sorted, file_pos, side="right") - 1
         return table.filter(pa.array((i >= 0) & (file_pos < e_sorted[np.maximum(i, 0)])))
 
-    def take(self, positions) -> pa.Table:
-        """Rows at file positions, in the order given; only the groups they lie in are decoded."""
-        positions = np.asarray(positions, dtype=np.int64)
-        if not len(positions):
-            return self.schema.empty_table()
-        lo, hi = int(positions.min()), int(positions.max()) + 1
-        if hi - lo <= 4 * ROW_GROUP_ROWS:  # one key's rows, or close: one contiguous read
-            return self.read(lo, hi).take(pa.array(positions - lo))
-        groups = distinct(self._groups_of(positions))
-        with self._lock:
-            tables = [self._group(int(g)) for g in groups]
-        table = pa.concat_tables(tables)
-        # position in the concatenation = offset of its group there + position within the group
-        offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])[:-1]])
-        g = self._groups_of(positions)
-        at = offsets[np.searchsorted(groups, g)] + positions - self.group_starts[g]
-        return table.take(pa.array(at))
+    # the chunks `take` reads are row groups
+    _chunk = _group
+    _chunks_of = _groups_of
+    _concat = staticmethod(pa.concat_tables)
+
+    def _chunk_starts(self, groups: np.ndarray) -> np.ndarray:
+        return self.group_starts[groups]
 
 
 # --------------------------------------------------------------------------- served copies
@@ -462,7 +476,7 @@ def _copy_rows(path: Path, reader: pa.ipc.RecordBatchFileReader, b: int) -> int:
     return (n - 1) * b + last
 
 
-class IpcRowReader:
+class IpcRowReader(_ChunkedRows):
     """`RowGroupReader`'s reads over a served copy: rows by position from the memory-mapped
     Arrow IPC file, reading (decompressing) only the record batches they lie in.
 
@@ -494,21 +508,17 @@ class IpcRowReader:
             batches = [self._batch(i) for i in range(b0, b1 + 1)]
         return pa.Table.from_batches(batches, self.schema).slice(lo - b0 * self.batch_rows, hi - lo)
 
-    def take(self, positions) -> pa.Table:
-        """Rows at file positions, in the order given; only the batches they lie in are read."""
-        positions = np.asarray(positions, dtype=np.int64)
-        if not len(positions):
-            return self.schema.empty_table()
-        lo, hi = int(positions.min()), int(positions.max()) + 1
-        if hi - lo <= 4 * ROW_GROUP_ROWS:  # one key's rows, or close: one contiguous read
-            return self.read(lo, hi).take(pa.array(positions - lo))
-        wanted = distinct(positions // self.batch_rows)
-        with self._lock:
-            batches = [self._batch(int(i)) for i in wanted]
-        table = pa.Table.from_batches(batches, self.schema)
-        offsets = np.concatenate([[0], np.cumsum([b.num_rows for b in batches])[:-1]])
-        at = offsets[np.searchsorted(wanted, positions // self.batch_rows)] + positions % self.batch_rows
-        return table.take(pa.array(at))
+    # the chunks `take` reads are record batches
+    _chunk = _batch
+
+    def _chunks_of(self, positions: np.ndarray) -> np.ndarray:
+        return positions // self.batch_rows
+
+    def _chunk_starts(self, batches: np.ndarray) -> np.ndarray:
+        return batches * self.batch_rows
+
+    def _concat(self, batches: list[pa.RecordBatch]) -> pa.Table:
+        return pa.Table.from_batches(batches, self.schema)
 
 
 def open_served_copy(table_path: Path, rows: int) -> IpcRowReader | None:
