@@ -29,13 +29,22 @@ export function ActionDialog({ open, title, children, fields, confirmLabel, dang
   const ref = useRef<HTMLDialogElement>(null);
   const [values, setValues] = useState<Record<string, string>>({});
   const [touched, setTouched] = useState(false);
+  const [shownOpen, setShownOpen] = useState(false);
+
+  // Reset the fields while rendering the opening, not in the effect below: an effect's reset lands one
+  // render later, so the dialog first showed the previous (or empty) values instead of the defaults.
+  if (open !== shownOpen) {
+    setShownOpen(open);
+    if (open) {
+      setValues(Object.fromEntries(fields.map((f) => [f.name, f.initial ?? ""])));
+      setTouched(false);
+    }
+  }
 
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
     if (open && !d.open) {
-      setValues(Object.fromEntries(fields.map((f) => [f.name, f.initial ?? ""])));
-      setTouched(false);
       if (typeof d.showModal === "function") d.showModal();
       else d.setAttribute("open", "");
     } else if (!open && d.open) {
