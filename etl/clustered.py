@@ -616,7 +616,10 @@ class ClusteredTable:
         return part, pos
 
     def positions(self, value: str) -> np.ndarray:
-        return self._ordered(*self.span(value))[1]
+        lo, hi = self.span(value)
+        if not self.within or self.presorted:  # file order is the order: nothing to read
+            return np.arange(lo, hi, dtype=np.int64)
+        return self._ordered(lo, hi)[1]
 
     def rows(self, value: str, columns: list[str] | None = None) -> pd.DataFrame:
         """One key's rows (only `columns` when given) as a frame indexed by their row positions."""

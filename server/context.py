@@ -46,6 +46,11 @@ class Services:
     broker: Broker
     reevaluator: Reevaluator | None = None
 
+    def __post_init__(self) -> None:
+        # the score weights as plain dicts, once: every breakdown reads them
+        self.health_weights = self.metrics_config.health.weights.model_dump()
+        self.churn_weights = self.metrics_config.churn.weights.model_dump()
+
 
 @dataclass
 class Context:
@@ -66,6 +71,14 @@ class Context:
     @property
     def metrics_config(self) -> MetricsConfig:
         return self.services.metrics_config
+
+    @property
+    def health_weights(self) -> dict[str, float]:
+        return self.services.health_weights
+
+    @property
+    def churn_weights(self) -> dict[str, float]:
+        return self.services.churn_weights
 
     @property
     def store(self) -> Store:

@@ -60,6 +60,12 @@ CHURN_COMPONENTS = [
     ]),
 ]
 
+
+def columns(spec) -> tuple[str, ...]:
+    """The metrics columns `components` reads for `spec`: each component's score and its facts."""
+    return tuple(dict.fromkeys(c for _, score, facts in spec for c in (score, *(f for f, _ in facts))))
+
+
 @dataclass(frozen=True)
 class FactValue:
     name: str

@@ -297,7 +297,7 @@ class FileTable(Table):
             return []
         # one row (an account's master row, one alert): a slice, not a take
         rows = self.reader.read(int(positions[0]), int(positions[0]) + 1) if len(positions) == 1 else self.reader.take(positions)
-        return _pylist(rows if columns is None else rows.select([c for c in columns if c in rows.column_names]))
+        return _pylist(rows, columns)
 
     def column(self, name: str) -> pa.ChunkedArray:
         """One whole column, as Arrow, read from the file."""
@@ -350,18 +350,28 @@ def _dicts(columns: list[tuple[str, pa.Array, bool]], pick) -> list[dict[str, An
 _FLOATS = frozenset({pa.float16().id, pa.float32().id, pa.float64().id})
 
 
-def _pylist(table: pa.Table) -> list[dict[str, Any]]:
-    """Arrow rows as dicts of Python values; a float NaN is a null like any other.  Column by column
-    (`_dicts`), from one record batch's arrays (a table's chunked columns cost more per call): the same
-    dicts as ``table.to_pylist()``, faster."""
+def _pylist(table: pa.Table, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    """Arrow rows as dicts of Python values (only `columns`, those the table has, when given); a float
+    NaN is a null like any other.  Column by column (`_dicts`), record batch by record batch (a table's
+    chunked columns cost more per call, and joining the batches would copy them): the same dicts as
+    ``table.to_pylist()``, faster."""
     if not table.num_rows:
         return []
-    batches = table.to_batches()
-    if len(batches) != 1:
-        batches = table.combine_chunks().to_batches()
-    batch = batches[0]
-    cols = [(name, arr, arr.type.id in _FLOATS) for name, arr in zip(batch.schema.names, batch.columns, strict=True)]
-    return _dicts(cols, lambda a: a)
+    schema = table.schema
+    names = schema.names
+    if columns is None:
+        wanted = range(len(names))
+    else:
+        at = {name: i for i, name in enumerate(names)}
+        wanted = [at[c] for c in columns if c in at]
+    if not wanted:  # nothing selected but the rows themselves (say only __typename)
+        return [{} for _ in range(table.num_rows)]
+    floats = [schema.field(i).type.id in _FLOATS for i in wanted]
+    out: list[dict[str, Any]] = []
+    for batch in table.to_batches():
+        if batch.num_rows:
+            out += _dicts([(names[i], batch.column(i), f) for i, f in zip(wanted, floats, strict=True)], lambda a: a)
+    return out
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -504,11 +514,20 @@ class Snapshot:
             keep &= pc.fill_null(pc.less_equal(day, pa.scalar(until, pa.date32())), False).to_numpy(zero_copy_only=False)
         return pos[keep]
 
-    def timeline_rows(self, positions) -> list[dict[str, Any]]:
-        """Timeline rows at these positions (as `timeline_positions` gives them), in that order."""
-        if isinstance(self.timeline, ClusteredTable):  # column by column, not Arrow's row-wise to_pylist
-            return _pylist(self.timeline.reader.take(positions)) if len(positions) else []
-        return self.timeline.take(positions)
+    def timeline_rows(self, positions, columns: list[str] | None = None) -> list[dict[str, Any]]:
+        """Timeline rows at these positions (as `timeline_positions` gives them), in that order; only
+        `columns` (those the table has) when given."""
+        if not isinstance(self.timeline, ClusteredTable):
+            return self.timeline.take(positions, columns)
+        positions = np.asarray(positions, dtype=np.int64)
+        if not len(positions):
+            return []
+        reader = self.timeline.reader
+        lo, hi = int(positions.min()), int(positions.max()) + 1
+        if hi - lo == len(positions):  # one run of rows (a page of an account's events, newest first): read, reorder in Python
+            rows = _pylist(reader.read(lo, hi), columns)
+            return [rows[p - lo] for p in positions.tolist()]
+        return _pylist(reader.take(positions), columns)
 
     def history_for(self, account_id: str) -> list[dict[str, Any]]:
         return self.history.records(account_id)

@@ -33,18 +33,19 @@ from server.schema.types import (
     ScoreBreakdown,
     ScoreComponent,
     TimelineConnection,
+    EVENT_COLUMNS,
     TimelineEvent,
     TimelineEventType,
     cursor_decode,
     cursor_encode,
     enum_or_none,
 )
-from server.schema.selection import field_names
+from server.schema.selection import selected_columns
 from server.snapshot import _as_date
 
-# The metrics columns each Customer field shows (see `Customer.from_row`); fields whose resolvers read only
-# the id map to nothing.  A field not listed here (the breakdowns read the whole row) makes a read take
-# every column: a field added later is right before it is fast.
+# The metrics columns each Customer field shows (see `Customer.from_row`, and `explain.components` for the
+# breakdowns); fields whose resolvers read only the id map to nothing.  A field not listed here makes a read
+# take every column: a field added later is right before it is fast.
 ALWAYS = ("account_id",)  # from_row needs it
 FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "__typename": (), "id": (), "asOf": ("as_of", "run_id"),
@@ -54,6 +55,8 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "winRate": ("win_rate",), "clvUsd": ("clv_usd",), "activeServices": ("active_services",),
     "healthScore": ("health_score",), "healthCategory": ("health_category",), "churnRisk": ("churn_risk",),
     "churnLevel": ("churn_level",),
+    "healthBreakdown": ("health_score", *explain.columns(explain.HEALTH_COMPONENTS)),
+    "churnBreakdown": ("churn_risk", *explain.columns(explain.CHURN_COMPONENTS)),
     "metricHistory": (), "timeline": (), "alerts": (), "recommendations": (), "ruleEvaluation": (),
     "masterAccount": (), "linkedAccounts": (),
 }
@@ -61,10 +64,7 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
 
 def customer_columns(info: Info, *path: str) -> list[str] | None:
     """The metrics columns the Customer selected at `path` below this resolver's field shows; None: all."""
-    names = field_names(info, *path)
-    if names is None or not names <= FIELD_COLUMNS.keys():
-        return None
-    return list(dict.fromkeys([*ALWAYS, *(c for n in names for c in FIELD_COLUMNS[n])]))
+    return selected_columns(info, FIELD_COLUMNS, ALWAYS, *path)
 
 
 @strawberry.type(description="A business customer (one Salesforce account) and everything known about it.")
@@ -119,13 +119,13 @@ class Customer:
 
     @strawberry.field(description="Health 0-100 = weighted payment, support, usage and engagement, with the facts behind each")
     def health_breakdown(self, info: Info) -> ScoreBreakdown:
-        w = info.context.metrics_config.health.weights.model_dump()
+        w = info.context.health_weights
         comps = explain.components(self.row, explain.HEALTH_COMPONENTS, w)
         return ScoreBreakdown(score=self.health_score, components=[ScoreComponent.from_value(c) for c in comps])
 
     @strawberry.field(description="Churn risk 0-100 = weighted usage decline, payment, support and engagement, with the facts behind each")
     def churn_breakdown(self, info: Info) -> ScoreBreakdown:
-        w = info.context.metrics_config.churn.weights.model_dump()
+        w = info.context.churn_weights
         comps = explain.components(self.row, explain.CHURN_COMPONENTS, w)
         return ScoreBreakdown(score=self.churn_risk, components=[ScoreComponent.from_value(c) for c in comps])
 
@@ -165,19 +165,8 @@ class Customer:
         offset = cursor_decode(after)
         first = info.context.page_size(first)
         page = positions[offset : offset + first]
-        events = [
-            TimelineEvent(
-                id=strawberry.ID(r["event_id"]),
-                date=_as_date(r["event_date"]),
-                type=TimelineEventType(r["event_type"]),
-                title=r["title"],
-                status=r.get("status"),
-                amount_usd=r.get("amount_usd"),
-                source_table=r["source_table"],
-                source_id=r["source_id"],
-            )
-            for r in snap.timeline_rows(page)
-        ]
+        rows = snap.timeline_rows(page, selected_columns(info, EVENT_COLUMNS, (), "events"))
+        events = [TimelineEvent.from_row(r) for r in rows]
         end = offset + len(page)
         return TimelineConnection(
             total_count=len(positions),
@@ -290,7 +279,7 @@ class CustomerQuery:
     def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         snap = info.context.snapshot()
         info.context.touch(str(id))
-        row = snap.customer(str(id))
+        row = snap.customer(str(id), customer_columns(info))
         return None if row is None else Customer.from_row(row, snap.run_id)
 
     @strawberry.field(description="Customers, filtered and sorted, as a Relay-style connection")

@@ -65,3 +65,13 @@ def field_names(info, *path: str) -> frozenset[str] | None:
             _memo.clear()
         _memo[key] = (nodes, names)
     return names
+
+
+def selected_columns(info, columns_of: dict[str, tuple[str, ...]], always: tuple[str, ...], *path: str) -> list[str] | None:
+    """The table columns the object selected at `path` below the resolver's field shows: `always`, then
+    those `columns_of` maps each selected field name to; None (every column) when the selection cannot
+    be told or names a field the map does not know."""
+    names = field_names(info, *path)
+    if names is None or not names <= columns_of.keys():
+        return None
+    return list(dict.fromkeys([*always, *(c for n in names for c in columns_of[n])]))

@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 
 from server.explain import ComponentValue
+from server.snapshot import _as_date
 
 
 @strawberry.enum
@@ -110,6 +111,29 @@ class TimelineEvent:
     amount_usd: float | None
     source_table: str
     source_id: str
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> TimelineEvent:
+        """From a timeline row, which may hold only the columns the request selects (`EVENT_COLUMNS`):
+        a field whose column was not read is None here and never shown."""
+        kind = r.get("event_type")
+        return cls(
+            id=r.get("event_id"),
+            date=_as_date(r.get("event_date")),
+            type=None if kind is None else TimelineEventType(kind),
+            title=r.get("title"),
+            status=r.get("status"),
+            amount_usd=r.get("amount_usd"),
+            source_table=r.get("source_table"),
+            source_id=r.get("source_id"),
+        )
+
+
+# The timeline columns each TimelineEvent field shows (`TimelineEvent.from_row`)
+EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "__typename": (), "id": ("event_id",), "date": ("event_date",), "type": ("event_type",), "title": ("title",),
+    "status": ("status",), "amountUsd": ("amount_usd",), "sourceTable": ("source_table",), "sourceId": ("source_id",),
+}
 
 
 @strawberry.type

@@ -184,6 +184,52 @@ def test_lists_that_read_only_the_selected_columns_show_the_same_values(api):
     assert node["healthBreakdown"] == one["data"]["customer"]["healthBreakdown"]
 
 
+def test_breakdowns_read_alone_show_the_facts_of_the_whole_row(api):
+    """customer(id) reads only the metrics columns its selection shows (the breakdowns' through
+    explain.columns): a breakdown asked for alone equals explain.components over the whole gold row."""
+    from etl.gold.params import load_metrics_config
+    from server import explain
+    from server.schema.types import Fact
+
+    client, snap = api
+    m = snap.read("gold", "gold_customer_360_metrics")
+    weights = {"healthBreakdown": (explain.HEALTH_COMPONENTS, "health"), "churnBreakdown": (explain.CHURN_COMPONENTS, "churn")}
+    config = load_metrics_config(REPO_ROOT / "config" / "silver_to_gold_metrics.json")
+    for row in m.head(12).to_dict("records"):
+        row = {k: (None if v is None or v != v else v) for k, v in row.items()}  # NaN/NaT: null
+        for field, (spec, name) in weights.items():
+            got = gql(client, f'query($id: ID!){{ customer(id: $id) {{ {field} {{ components {{ name score facts {{ name value }} }} }} }} }}',
+                      id=row["account_id"])["data"]["customer"][field]["components"]
+            want = explain.components(row, spec, getattr(config, name).weights.model_dump())
+            assert [c["name"] for c in got] == [c.name for c in want]
+            for g, w in zip(got, want, strict=True):
+                assert g["score"] == w.score, (row["account_id"], field, g["name"])
+                assert g["facts"] == [{"name": f.name, "value": Fact.text(f.value)} for f in w.facts], (row["account_id"], field, g["name"])
+
+
+def test_timeline_events_read_alone_show_what_the_whole_row_shows(api):
+    """The timeline reads only the columns its events' selection shows (EVENT_COLUMNS): each field
+    alone, in a fragment, equals the full selection, page after page."""
+    from server.schema.types import EVENT_COLUMNS
+
+    client, snap = api
+    tl = snap.read("gold", "gold_customer_timeline")
+    busy = tl["account_id"].value_counts().index[:3].tolist()
+    fields = [f for f in EVENT_COLUMNS if f != "__typename"]
+    q = "query($id: ID!, $after: String){{ customer(id: $id) {{ timeline(first: 7, after: $after) {{ pageInfo {{ endCursor }} events {{ {} }} }} }} }}"
+    for account in busy:
+        after = None
+        for _ in range(2):
+            full = gql(client, q.format(" ".join(fields)), id=account, after=after)["data"]["customer"]["timeline"]
+            assert full["events"]
+            for f in fields:
+                alone = gql(client, q.format("...E") + f" fragment E on TimelineEvent {{ {f} }}", id=account, after=after)
+                assert alone["data"]["customer"]["timeline"]["events"] == [{f: e[f]} for e in full["events"]], (account, f)
+            typename = gql(client, q.format("__typename"), id=account, after=after)["data"]["customer"]["timeline"]["events"]
+            assert typename == [{"__typename": "TimelineEvent"}] * len(full["events"])
+            after = full["pageInfo"]["endCursor"]
+
+
 def test_a_bad_variable_is_named_not_masked(api):
     """Variable coercion errors are the client's: they say which variable and why (they were "Unexpected error.")."""
     client, _ = api
