@@ -18,13 +18,15 @@ Decoding a 2,048-row Parquet row group costs about 0.4 ms, far more than the
 few rows an API request wants.  So every table the API reads row by row also
 gets a *served copy* (`served_path`: ``_serve/<table>.arrow`` beside it): the
 same rows in the same order as an Arrow IPC file in record batches of exactly
-`SERVED_BATCH_ROWS` rows: LZ4-compressed for the timeline and the history
-(about 25 us to read a batch from the memory map; twice the Parquet file's
-size), uncompressed for the tables of about a row per account (a batch in
-6-16 us instead of 15-80: LZ4 decompresses each buffer of each column
-separately; three times the LZ4 size).  `ServedCopyWriter` writes it,
-`IpcRowReader` reads it with `RowGroupReader`'s interface, and
-`open_served_copy` opens it only when its row count is the Parquet file's.
+uniform record batches: LZ4-compressed batches of `SERVED_BATCH_ROWS` rows for
+the timeline and the history (about 20 us to read a batch from the memory map;
+twice the Parquet file's size), uncompressed batches of `UNCOMPRESSED_BATCH_ROWS`
+rows for the tables of about a row per account (three times the LZ4 size, but
+read without decoding: their batches are views of the memory map, so the reader
+keeps every one and a read is a slice; LZ4 would decompress each buffer of each
+column separately).  `ServedCopyWriter` writes it, `IpcRowReader` reads it with
+`RowGroupReader`'s interface, and `open_served_copy` opens it only when its row
+count is the Parquet file's.
 """
 
 from __future__ import annotations
@@ -45,8 +47,10 @@ from etl.arrays import distinct
 
 # About 25 accounts' events per timeline row group: one group decodes in well under a millisecond.
 ROW_GROUP_ROWS = 2048
-# Rows per record batch of a served copy: a batch holds a few accounts' events and reads in ~20 us.
+# Rows per record batch of an LZ4 served copy: a batch holds a few accounts' events and decodes in ~20 us.
 SERVED_BATCH_ROWS = 256
+# ... and of an uncompressed one: nothing to decode, so few batches (each read's cost is per batch, not per row)
+UNCOMPRESSED_BATCH_ROWS = 65_536
 # How a table read a few rows at a time is written (small row groups, compressed for fast reading),
 # with a served copy (`served_path`) the API reads its rows from: uncompressed, for the rules and
 # linking tables (about a row per account: 1.8 GB at a million accounts, 0.6 GB in LZ4).  The
@@ -378,6 +382,7 @@ class RowGroupReader(_ChunkedRows):
 
 SERVED_DIR = "_serve"
 BATCH_ROWS_KEY = b"c360.batch_rows"  # IPC schema metadata: rows per record batch (the last may have fewer)
+CODEC_KEY = b"c360.codec"  # ... and the codec (copies written before it was recorded: treated as compressed)
 
 
 def served_path(table_path: Path) -> Path:
@@ -394,16 +399,19 @@ def _ipc_write_options(codec: str) -> pa.ipc.IpcWriteOptions:
 
 
 class ServedCopyWriter:
-    """Writes a served copy piece by piece: every record batch but the last has exactly
-    `SERVED_BATCH_ROWS` rows (a piece's leftover rows wait for the next piece), so a row's
-    batch is its position divided by the batch size."""
+    """Writes a served copy piece by piece: every record batch but the last has exactly `batch_rows`
+    rows (by default `SERVED_BATCH_ROWS` in LZ4, `UNCOMPRESSED_BATCH_ROWS` uncompressed; a piece's
+    leftover rows wait for the next piece), so a row's batch is its position divided by the batch size."""
 
-    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int = SERVED_BATCH_ROWS, codec: str = "lz4"):
+    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int | None = None, codec: str = "lz4"):
         options = _ipc_write_options(codec)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if batch_rows is None:
+            batch_rows = UNCOMPRESSED_BATCH_ROWS if codec == "uncompressed" else SERVED_BATCH_ROWS
         self.batch_rows = batch_rows
-        self.schema = schema.with_metadata({**(schema.metadata or {}), BATCH_ROWS_KEY: str(batch_rows).encode()})
+        self.schema = schema.with_metadata({**(schema.metadata or {}), BATCH_ROWS_KEY: str(batch_rows).encode(),
+                                            CODEC_KEY: codec.encode()})
         self._writer = pa.ipc.new_file(str(self.path), self.schema, options=options)
         self._carry: list[pa.RecordBatch] = []  # fewer than batch_rows rows, in order
         self._carry_rows = 0
@@ -480,8 +488,10 @@ class IpcRowReader(_ChunkedRows):
     """`RowGroupReader`'s reads over a served copy: rows by position from the memory-mapped
     Arrow IPC file, reading (decompressing) only the record batches they lie in.
 
-    Batch ``i`` holds rows ``[i * batch_rows, (i + 1) * batch_rows)``.  Read batches are kept
-    in a small LRU (one request reads an account's rows more than once).  Thread-safe.
+    Batch ``i`` holds rows ``[i * batch_rows, (i + 1) * batch_rows)``.  Read batches of a
+    compressed copy are kept in a small LRU (one request reads an account's rows more than
+    once); an uncompressed copy's are all kept once read (views of the memory map: their
+    metadata is all they hold in memory).  Thread-safe.
     """
 
     def __init__(self, path: Path, cache_batches: int = 64):
@@ -490,7 +500,8 @@ class IpcRowReader(_ChunkedRows):
         self.schema = self._file.schema
         self._rows = _copy_rows(self.path, self._file, self.batch_rows)
         self._lock = threading.Lock()
-        self._cache = _Recent(cache_batches)
+        self.uncompressed = (self.schema.metadata or {}).get(CODEC_KEY) == b"uncompressed"
+        self._cache = _Recent(max(cache_batches, self._file.num_record_batches) if self.uncompressed else cache_batches)
 
     def __len__(self) -> int:
         return self._rows
@@ -505,6 +516,8 @@ class IpcRowReader(_ChunkedRows):
             return self.schema.empty_table()
         b0, b1 = lo // self.batch_rows, (hi - 1) // self.batch_rows
         with self._lock:
+            if b0 == b1:  # the usual case: a slice of one batch
+                return pa.Table.from_batches([self._batch(b0).slice(lo - b0 * self.batch_rows, hi - lo)], self.schema)
             batches = [self._batch(i) for i in range(b0, b1 + 1)]
         return pa.Table.from_batches(batches, self.schema).slice(lo - b0 * self.batch_rows, hi - lo)
 

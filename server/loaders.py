@@ -53,8 +53,9 @@ class Loaders:
         self._overlay = overlay
         self._touch = touch
         self.customer = DataLoader(self._customers)
-        self.alerts: Memo[str, list[dict[str, Any]]] = Memo(self._alerts)
-        self.recommendations: Memo[str, list[dict[str, Any]]] = Memo(self._recommendations)
+        # keyed by (account id, the columns to read or None for all): one read per account and selection
+        self.alerts: Memo[tuple[str, tuple[str, ...] | None], list[dict[str, Any]]] = Memo(self._alerts)
+        self.recommendations: Memo[tuple[str, tuple[str, ...] | None], list[dict[str, Any]]] = Memo(self._recommendations)
         # an account's row of the linker's master accounts: both masterAccount and linkedAccounts read it
         self.master: Memo[str, dict[str, Any] | None] = Memo(lambda account_id: self.snap().master_of(account_id))
 
@@ -66,10 +67,12 @@ class Loaders:
         rows = {r["account_id"]: r for r in snap.customers(dict.fromkeys(ids))}
         return [rows.get(i) for i in ids]
 
-    def _alerts(self, account_id: str) -> list[dict[str, Any]]:
+    def _alerts(self, key: tuple[str, tuple[str, ...] | None]) -> list[dict[str, Any]]:
+        account_id, columns = key
         self._touch(account_id)
-        return [alert_view(r, self._overlay) for r in self.snap().alerts_for(account_id) or []]
+        return [alert_view(r, self._overlay) for r in self.snap().alerts_for(account_id, columns) or []]
 
-    def _recommendations(self, account_id: str) -> list[dict[str, Any]]:
+    def _recommendations(self, key: tuple[str, tuple[str, ...] | None]) -> list[dict[str, Any]]:
+        account_id, columns = key
         self._touch(account_id)
-        return [recommendation_view(r, self._overlay) for r in self.snap().recommendations_for(account_id) or []]
+        return [recommendation_view(r, self._overlay) for r in self.snap().recommendations_for(account_id, columns) or []]

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -120,13 +121,15 @@ class Table:
         lo, hi = self.span(value)
         return self.df.iloc[lo:hi]
 
-    def records(self, value: str) -> list[dict[str, Any]]:
+    def records(self, value: str, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """The key's rows, with every column or only `columns` (those the table has)."""
         lo, hi = self.span(value)
+        cols = self._columns(columns)
         if hi - lo == 1:
-            return [self._row(lo)]
-        return _dicts(self._columns(), lambda a: a.slice(lo, hi - lo)) if hi > lo else []
+            return [self._row(lo, cols)]
+        return _dicts(cols, lambda a: a.slice(lo, hi - lo)) if hi > lo else []
 
-    def take(self, positions, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    def take(self, positions, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Rows at `positions`, in that order, with every column or only `columns` (those the table has)."""
         positions = np.asarray(positions, dtype=np.int64)
         n = len(positions)
@@ -143,7 +146,7 @@ class Table:
     def column(self, name: str) -> pa.ChunkedArray:
         return self.arrow.column(name)
 
-    def _columns(self, only: list[str] | None = None) -> list[tuple[str, pa.Array, bool]]:
+    def _columns(self, only: Sequence[str] | None = None) -> list[tuple[str, pa.Array, bool]]:
         """(name, the column as one array, whether it is floating point) of every column, or of those
         of `only` the table has; made on first use."""
         cols = self.__dict__.get("_cols")
@@ -248,10 +251,10 @@ class ArrowTable(Table):
         df.index = pd.Index(pos)
         return df
 
-    def records(self, value: str) -> list[dict[str, Any]]:
+    def records(self, value: str, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         if not self.within:
-            return super().records(value)
-        return self.take(self.positions(value))
+            return super().records(value, columns)
+        return self.take(self.positions(value), columns)
 
 
 class FileTable(Table):
@@ -287,11 +290,11 @@ class FileTable(Table):
 
     # __len__, span and rows: Table's, on the in-memory frame and keys
 
-    def records(self, value: str) -> list[dict[str, Any]]:
+    def records(self, value: str, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         lo, hi = self.span(value)
-        return _pylist(self.reader.read(lo, hi)) if hi > lo else []
+        return _pylist(self.reader.read(lo, hi), columns) if hi > lo else []
 
-    def take(self, positions, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    def take(self, positions, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         positions = np.asarray(positions, dtype=np.int64)
         if not len(positions):
             return []
@@ -350,7 +353,7 @@ def _dicts(columns: list[tuple[str, pa.Array, bool]], pick) -> list[dict[str, An
 _FLOATS = frozenset({pa.float16().id, pa.float32().id, pa.float64().id})
 
 
-def _pylist(table: pa.Table, columns: list[str] | None = None) -> list[dict[str, Any]]:
+def _pylist(table: pa.Table, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Arrow rows as dicts of Python values (only `columns`, those the table has, when given); a float
     NaN is a null like any other.  Column by column (`_dicts`), record batch by record batch (a table's
     chunked columns cost more per call, and joining the batches would copy them): the same dicts as
@@ -545,15 +548,17 @@ class Snapshot:
         pos = None if self.alert_pos is None else self.alert_pos.get(alert_id)
         return None if pos is None else self.alerts.take([pos])[0]
 
-    def alerts_for(self, account_id: str) -> list[dict[str, Any]] | None:
-        return None if self.alerts is None else self.alerts.records(account_id)
+    def alerts_for(self, account_id: str, columns: Sequence[str] | None = None) -> list[dict[str, Any]] | None:
+        """The account's alerts rows (only `columns` when given); None when the snapshot has no alerts table."""
+        return None if self.alerts is None else self.alerts.records(account_id, columns)
 
     def recommendation(self, recommendation_id: str) -> dict[str, Any] | None:
         pos = None if self.recommendation_pos is None else self.recommendation_pos.get(recommendation_id)
         return None if pos is None else self.recommendations.take([pos])[0]
 
-    def recommendations_for(self, account_id: str) -> list[dict[str, Any]] | None:
-        return None if self.recommendations is None else self.recommendations.records(account_id)
+    def recommendations_for(self, account_id: str, columns: Sequence[str] | None = None) -> list[dict[str, Any]] | None:
+        """The account's recommendations rows (only `columns` when given); None when the snapshot has none."""
+        return None if self.recommendations is None else self.recommendations.records(account_id, columns)
 
     # ------------------------------------------------------------------ linking
 

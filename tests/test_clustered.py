@@ -240,7 +240,26 @@ def test_ipc_reader_reads_what_the_parquet_reader_reads(tmp_path, monkeypatch, c
             got = ipc.take(positions)
             assert got.equals(parquet.take(positions)), positions
             assert got.to_pylist() == [table.slice(p, 1).to_pylist()[0] for p in positions]
-    assert len(ipc._cache) == 2  # the LRU of batches is bounded
+    # a compressed copy's decoded batches: a bounded LRU; an uncompressed copy's (views of the map): all kept
+    assert len(ipc._cache) == (3 if codec == "uncompressed" else 2)
+
+
+def test_served_copy_batch_size_and_codec_are_recorded(tmp_path):
+    """By default LZ4 copies have small batches (each read decodes one) and uncompressed copies large
+    ones (nothing to decode); both are recorded in the schema, which is how the reader knows to keep
+    an uncompressed copy's batches."""
+    from etl.clustered import (
+        BATCH_ROWS_KEY, CODEC_KEY, SERVED_BATCH_ROWS, UNCOMPRESSED_BATCH_ROWS, IpcRowReader, write_served_copy,
+    )
+
+    table = pa.table({"x": list(range(SERVED_BATCH_ROWS * 3 + 5))})
+    for codec, rows in (("lz4", SERVED_BATCH_ROWS), ("uncompressed", UNCOMPRESSED_BATCH_ROWS)):
+        write_served_copy(table, tmp_path / f"{codec}.arrow", codec)
+        reader = IpcRowReader(tmp_path / f"{codec}.arrow", cache_batches=1)
+        assert reader.schema.metadata[BATCH_ROWS_KEY] == str(rows).encode() and reader.schema.metadata[CODEC_KEY] == codec.encode()
+        assert reader.batch_rows == rows and reader.uncompressed is (codec == "uncompressed")
+        assert reader.take([0, len(table) - 1, SERVED_BATCH_ROWS + 1]).column("x").to_pylist() == [0, len(table) - 1, SERVED_BATCH_ROWS + 1]
+        assert reader.read(SERVED_BATCH_ROWS - 2, SERVED_BATCH_ROWS + 2).column("x").to_pylist() == list(range(SERVED_BATCH_ROWS - 2, SERVED_BATCH_ROWS + 2))
 
 
 def test_served_copy_is_used_only_when_it_holds_the_files_rows(tmp_path):

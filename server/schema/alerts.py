@@ -86,6 +86,39 @@ class StatusChange:
     source: StatusSource
 
 
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _as_of(r: dict[str, Any]) -> AsOf | None:
+    return None if "as_of" not in r else AsOf(date=_as_date(r["as_of"]), run_id=r.get("run_id") or "")
+
+
+# What the customer's alerts and recommendations read of their rows whatever is selected (the store's status
+# on top, the status filter, the order), and the columns each field shows: `Customer.alerts` and
+# `Customer.recommendations` read only those (see server.schema.selection); a field not listed reads them all.
+_STATUS = ("status", "status_changed_at", "status_changed_by", "status_reason")
+ALERT_ALWAYS = ("alert_id", "account_id", "severity", "impact_usd", *_STATUS)
+ALERT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "__typename": (), "id": (), "type": ("alert_type",), "name": ("rule_name",), "category": ("category",), "severity": (),
+    "status": (), "firstSeen": ("first_seen",), "lastSeen": ("last_seen",), "resolvedOn": ("resolved_on",),
+    "snoozedUntil": ("snoozed_until",), "message": ("message",), "explanation": ("explanation", "conditions"),
+    "impactUsd": (), "ruleVersion": ("rule_version",), "statusChangedAt": (), "statusChangedBy": (), "statusReason": (),
+    "customerId": (), "asOf": ("as_of", "run_id"), "statusHistory": ("snoozed_until",), "customer": (),
+}
+RECOMMENDATION_ALWAYS = ("recommendation_id", "account_id", "priority", "impact_usd", *_STATUS)
+RECOMMENDATION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "__typename": (), "id": (), "ruleId": ("rule_id",), "title": ("rule_name",), "category": ("category",), "priority": (),
+    "status": (), "action": ("action",), "expectedOutcome": ("expected_outcome",), "message": ("message",),
+    "explanation": ("explanation", "conditions"), "impactUsd": (), "ruleVersion": ("rule_version",),
+    "firstSeen": ("first_seen",), "lastSeen": ("last_seen",), "executedOn": ("executed_on",), "statusChangedAt": (),
+    "statusChangedBy": (), "statusReason": (),
+    "outcome": ("health_score_at_last_seen", "churn_risk_at_last_seen", "health_score_change_30d", "churn_risk_change_30d",
+                "health_score_change_90d", "churn_risk_change_90d"),
+    "customerId": (), "asOf": ("as_of", "run_id"), "statusHistory": ("snoozed_until",), "executedAction": (), "customer": (),
+}
+
+
 def _history(row: dict[str, Any], key: str, info: Info) -> list[StatusChange]:
     return [
         StatusChange(status=h["status"], at=h["at"], by=h["by"], reason=h["reason"], until=_as_date(h["until"]), source=StatusSource(h["source"]))
@@ -118,26 +151,28 @@ class Alert:
 
     @classmethod
     def from_row(cls, r: dict[str, Any]) -> Alert:
+        """From an alerts row; a row read with only the columns a request selects (`ALERT_COLUMNS`)
+        leaves the fields it does not show None."""
         return cls(
             id=strawberry.ID(r["alert_id"]),
-            type=r["alert_type"],
-            name=r["rule_name"],
-            category=r["category"],
+            type=r.get("alert_type"),
+            name=r.get("rule_name"),
+            category=r.get("category"),
             severity=Severity(r["severity"]),
             status=AlertStatus(r["status"]),
-            first_seen=_as_date(r["first_seen"]),
-            last_seen=_as_date(r["last_seen"]),
+            first_seen=_as_date(r.get("first_seen")),
+            last_seen=_as_date(r.get("last_seen")),
             resolved_on=_as_date(r.get("resolved_on")),
             snoozed_until=_as_date(r.get("snoozed_until")),
-            message=r["message"],
+            message=r.get("message"),
             explanation=Explanation.from_row(r),
             impact_usd=r.get("impact_usd"),
-            rule_version=int(r["rule_version"]),
+            rule_version=_int(r.get("rule_version")),
             status_changed_at=r.get("status_changed_at"),
             status_changed_by=r.get("status_changed_by"),
             status_reason=r.get("status_reason"),
             customer_id=strawberry.ID(r["account_id"]),
-            as_of=AsOf(date=_as_date(r["as_of"]), run_id=r.get("run_id") or ""),
+            as_of=_as_of(r),
             row=r,
         )
 
@@ -245,21 +280,23 @@ class Recommendation:
 
     @classmethod
     def from_row(cls, r: dict[str, Any]) -> Recommendation:
+        """From a recommendations row; a row read with only the columns a request selects
+        (`RECOMMENDATION_COLUMNS`) leaves the fields it does not show None."""
         return cls(
             id=strawberry.ID(r["recommendation_id"]),
-            rule_id=r["rule_id"],
-            title=r["rule_name"],
-            category=r["category"],
+            rule_id=r.get("rule_id"),
+            title=r.get("rule_name"),
+            category=r.get("category"),
             priority=Severity(r["priority"]),
             status=RecommendationStatus(r["status"]),
-            action=r["action"],
-            expected_outcome=r["expected_outcome"],
-            message=r["message"],
+            action=r.get("action"),
+            expected_outcome=r.get("expected_outcome"),
+            message=r.get("message"),
             explanation=Explanation.from_row(r),
             impact_usd=r.get("impact_usd"),
-            rule_version=int(r["rule_version"]),
-            first_seen=_as_date(r["first_seen"]),
-            last_seen=_as_date(r["last_seen"]),
+            rule_version=_int(r.get("rule_version")),
+            first_seen=_as_date(r.get("first_seen")),
+            last_seen=_as_date(r.get("last_seen")),
             executed_on=_as_date(r.get("executed_on")),
             status_changed_at=r.get("status_changed_at"),
             status_changed_by=r.get("status_changed_by"),
@@ -273,7 +310,7 @@ class Recommendation:
                 churn_risk_change_90d=r.get("churn_risk_change_90d"),
             ),
             customer_id=strawberry.ID(r["account_id"]),
-            as_of=AsOf(date=_as_date(r["as_of"]), run_id=r.get("run_id") or ""),
+            as_of=_as_of(r),
             row=r,
         )
 

@@ -225,9 +225,77 @@ def test_timeline_events_read_alone_show_what_the_whole_row_shows(api):
             for f in fields:
                 alone = gql(client, q.format("...E") + f" fragment E on TimelineEvent {{ {f} }}", id=account, after=after)
                 assert alone["data"]["customer"]["timeline"]["events"] == [{f: e[f]} for e in full["events"]], (account, f)
+            rows = tl.set_index("event_id").loc[[e["id"] for e in full["events"]]]  # against the whole gold rows
+            assert [e["title"] for e in full["events"]] == rows["title"].tolist()
+            assert [e["type"] for e in full["events"]] == rows["event_type"].tolist()
+            assert [e["sourceTable"] for e in full["events"]] == rows["source_table"].tolist()
+            assert [e["sourceId"] for e in full["events"]] == rows["source_id"].tolist()
+            assert [e["status"] for e in full["events"]] == [None if v is None or v != v else v for v in rows["status"]]
+            assert [e["amountUsd"] for e in full["events"]] == [None if v is None or v != v else v for v in rows["amount_usd"]]
             typename = gql(client, q.format("__typename"), id=account, after=after)["data"]["customer"]["timeline"]["events"]
             assert typename == [{"__typename": "TimelineEvent"}] * len(full["events"])
             after = full["pageInfo"]["endCursor"]
+
+
+def _fields_alone_equal_the_full_selection(client, query: str, fragment_on: str, fields: list[str], path, **variables):
+    """Each field alone (in a fragment, at SELECTION in `query`) shows what the full selection shows, object for object."""
+    def objects(selection):
+        data = gql(client, query.replace("SELECTION", selection), **variables)["data"]
+        for step in path:
+            data = data[step]
+        return data
+
+    full = objects(" ".join(fields))
+    assert full
+    for f in fields:
+        key = f.split(" ")[0]
+        alone = gql(client, query.replace("SELECTION", "...F") + f" fragment F on {fragment_on} {{ {f} }}", **variables)["data"]
+        for step in path:
+            alone = alone[step]
+        assert alone == [{key: o[key]} for o in full], f
+    return full
+
+
+ALERT_FIELDS = ["id", "type", "name", "category", "severity", "status", "firstSeen", "lastSeen", "resolvedOn", "snoozedUntil",
+                "message", "explanation { text conditions { field op threshold actual met } }", "impactUsd", "ruleVersion",
+                "statusChangedAt", "statusChangedBy", "statusReason", "customerId", "asOf { date runId }",
+                "statusHistory { status at by reason until source }", "customer { id name }"]
+RECOMMENDATION_FIELDS = ["id", "ruleId", "title", "category", "priority", "status", "action", "expectedOutcome", "message",
+                         "explanation { text conditions { field op threshold actual met } }", "impactUsd", "ruleVersion",
+                         "firstSeen", "lastSeen", "executedOn", "statusChangedAt", "statusChangedBy", "statusReason",
+                         "outcome { healthScoreAtLastSeen churnRiskAtLastSeen healthScoreChange30d churnRiskChange30d "
+                         "healthScoreChange90d churnRiskChange90d }",
+                         "customerId", "asOf { date runId }", "statusHistory { status at by reason until source }",
+                         "executedAction { id }", "customer { id name }"]
+
+
+def test_a_customers_alerts_and_recommendations_read_alone_show_what_the_whole_row_shows(api):
+    """Customer.alerts and .recommendations read only the columns their selection shows (ALERT_COLUMNS,
+    RECOMMENDATION_COLUMNS): each field alone equals the full selection, and both the gold rows."""
+    from server.schema.alerts import ALERT_COLUMNS, RECOMMENDATION_COLUMNS
+
+    assert {f.split(" ")[0] for f in ALERT_FIELDS} == set(ALERT_COLUMNS) - {"__typename"}
+    assert {f.split(" ")[0] for f in RECOMMENDATION_FIELDS} == set(RECOMMENDATION_COLUMNS) - {"__typename"}
+    client, snap = api
+    for table, field, fields, kind, key in (("gold_risk_alerts", "alerts", ALERT_FIELDS, "Alert", "alert_id"),
+                                            ("gold_recommendations", "recommendations", RECOMMENDATION_FIELDS, "Recommendation",
+                                             "recommendation_id")):
+        gold = snap.read("gold", table)
+        # the busiest accounts, and for every column an account with a value in it (so no column goes unread unseen)
+        accounts = [*gold["account_id"].value_counts().index[:2], *(gold.loc[gold[c].notna(), "account_id"].iloc[0]
+                                                                   for c in gold.columns if gold[c].notna().any())]
+        for account in dict.fromkeys(accounts):
+            q = f"query($id: ID!){{ customer(id: $id) {{ {field} {{ SELECTION }} }} }}"
+            full = _fields_alone_equal_the_full_selection(client, q, kind, fields, ("customer", field), id=account)
+            assert sorted(o["id"] for o in full) == sorted(gold.loc[gold["account_id"] == account, key]), (field, account)
+            one = field[:-1]  # alert(id) / recommendation(id) read whole rows
+            for o in full:
+                assert gql(client, f"query($id: ID!){{ {one}(id: $id) {{ {' '.join(fields)} }} }}", id=o["id"])["data"][one] == o
+            # with the status filter, and two selections of the same list in one request
+            both = gql(client, f"query($id: ID!){{ customer(id: $id) {{ a: {field}(statuses: [OPEN]) {{ id }} "
+                               f"b: {field} {{ id message }} }} }}", id=account)["data"]["customer"]
+            assert both["b"] == [{"id": o["id"], "message": o["message"]} for o in full]
+            assert both["a"] == [{"id": o["id"]} for o in full if o["status"] == "OPEN"]
 
 
 def test_a_bad_variable_is_named_not_masked(api):

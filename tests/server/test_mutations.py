@@ -337,3 +337,34 @@ def test_the_dashboard_shows_each_status_change_in_the_next_query(fresh_api, gol
         moved = [b["count"] - a["count"] for key in ("openAlertsBySeverity", "openRecommendationsByPriority")
                  for a, b in zip(before[key], after[key], strict=True)]
         assert sorted(moved) == ([0] * 6 if status == "SNOOZED" and item == high["alert_id"] else [-1] + [0] * 5)
+
+
+def test_a_customers_lists_show_the_stores_changes_field_by_field(fresh_api, gold):
+    """Customer.alerts / .recommendations read only the selected columns and put the store's changes
+    on top: after acknowledge, snooze, execute and dismiss, each field alone equals the same field of
+    alert(id) / recommendation(id), which read whole rows."""
+    from tests.server.test_api import ALERT_FIELDS, RECOMMENDATION_FIELDS
+
+    api = fresh_api
+    until = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
+    acked, snoozed = _open_alert(gold, 0), _open_alert(gold, 1)
+    assert api.gql(ACK, "operator", id=acked["alert_id"], note="seen")["acknowledgeAlert"]["__typename"] == "AlertUpdated"
+    assert api.gql(SNOOZE, "operator", id=snoozed["alert_id"], until=until)["snoozeAlert"]["__typename"] == "AlertUpdated"
+    executed, dismissed = _open_recs(gold, 2)
+    assert api.gql(EXECUTE, "operator", id=executed["recommendation_id"], key="k-fields", note=None)["executeAction"]["__typename"] == "ActionExecuted"
+    assert api.gql(DISMISS, "operator", id=dismissed["recommendation_id"], reason="not now")["dismissRecommendation"]["__typename"] == "RecommendationUpdated"
+    for field, one, fields, changed in (("alerts", "alert", ALERT_FIELDS, (acked, snoozed)),
+                                        ("recommendations", "recommendation", RECOMMENDATION_FIELDS, (executed, dismissed))):
+        for row in changed:
+            q = f"query($id: ID!){{ customer(id: $id) {{ {field} {{ SELECTION }} }} }}"
+            full = api.gql(q.replace("SELECTION", " ".join(fields)), "viewer", id=row["account_id"])["customer"][field]
+            for o in full:
+                assert api.gql(f"query($id: ID!){{ {one}(id: $id) {{ {' '.join(fields)} }} }}", "viewer", id=o["id"])[one] == o
+            for f in fields:
+                key = f.split(" ")[0]
+                alone = api.gql(q.replace("SELECTION", "...F") + f" fragment F on {one.title()} {{ {f} }}", "viewer",
+                                id=row["account_id"])["customer"][field]
+                assert alone == [{key: o[key]} for o in full], (field, f)
+            mine = next(o for o in full if o["id"] == row.get("alert_id", row.get("recommendation_id")))
+            assert mine["statusHistory"][-1]["source"] == "API"
+
