@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -199,13 +200,15 @@ def _ago(delta: timedelta) -> str:
 
 def _rmtree(path: Path) -> str | None:
     """Delete a tree; another process deleting it at the same time is fine.  The error, if any."""
-    def onerror(_func, _path, exc_info):
-        if not isinstance(exc_info[1], FileNotFoundError):
-            raise exc_info[1]
+    def onexc(_func, _path, exc):
+        if not isinstance(exc, FileNotFoundError):
+            raise exc
 
+    # Python 3.12 renamed onerror (given exc_info) to onexc (given the exception) and deprecates the old name
+    handler = {"onexc": onexc} if sys.version_info >= (3, 12) else {"onerror": lambda f, p, info: onexc(f, p, info[1])}
     try:
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, onerror=onerror)
+            shutil.rmtree(path, **handler)
         else:
             path.unlink(missing_ok=True)
     except OSError as exc:

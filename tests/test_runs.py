@@ -153,7 +153,7 @@ def test_an_interrupted_prune_leaves_whole_runs_and_trash_the_next_prune_deletes
     _publish(tmp_path, "r1", "r2", "r3")
     r1_bytes = runs.tree_bytes(storage.runs_dir(tmp_path) / "r1")
 
-    def killed(path, onerror=None):  # the process dies after the rename, while deleting
+    def killed(path, **_handler):  # the process dies after the rename, while deleting
         (Path(path) / "gold" / "t.parquet").unlink()  # half deleted
         raise KeyboardInterrupt
 
