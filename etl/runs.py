@@ -239,7 +239,10 @@ def prune(data_dir: Path | str, keep: int, *, dry_run: bool = False, grace: time
         kept, removed = plan(listing, keep, grace, now)
         for run in removed:
             trash = run.path.with_name(f"{storage.TRASH_PREFIX}{run.run_id}-{uuid.uuid4().hex[:6]}")
-            os.rename(run.path, trash)
+            try:
+                os.rename(run.path, trash)
+            except OSError as exc:  # the runs already moved are trash: the next prune deletes them
+                raise DataError(f"could not move run {run.run_id} out of {run.path.parent}: {exc}") from None
             trashed.append(trash)
         if trashed:
             storage.fsync_dir(Path(storage.runs_dir(data_dir)))
