@@ -8,6 +8,7 @@ file, record or field and exit with status 2; nothing is half-written.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -20,14 +21,16 @@ from rich.table import Table
 
 from etl import storage
 from etl.cli_options import ConfigDir, DataDir
-from etl.errors import C360Error
+from etl.errors import C360Error, NothingPublished
 from etl.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Customer 360: the B2B telco customer-intelligence pipeline.")
 pipeline_app = typer.Typer(no_args_is_help=True, help="Run the bronze -> silver -> gold pipeline.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect and validate configuration.")
+runs_app = typer.Typer(no_args_is_help=True, help="List published runs and prune old ones.")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(config_app, name="config")
+app.add_typer(runs_app, name="runs")
 
 # Wide enough for the summary tables when output goes to a file or a CI log.
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -111,6 +114,9 @@ def pipeline_run(
         help="local: partitions run at once, each in its own process [default 1: in this process]; "
              "dask: worker processes of a local cluster started for the run", show_default=False)] = None,
     scheduler: Annotated[str | None, typer.Option(help="With --engine dask: a running scheduler, tcp://HOST:PORT")] = None,
+    keep_runs: Annotated[int | None, typer.Option(
+        help="After publishing, prune to the N most recent runs as `c360 runs prune --keep N` does "
+             "[default: prune nothing]", show_default=False)] = None,
     data_dir: DataDir = None,
     config_dir: ConfigDir = None,
 ) -> None:
@@ -120,6 +126,8 @@ def pipeline_run(
 
     if source not in ("bronze", "salesforce"):
         raise typer.BadParameter(f"unknown source {source!r}; supported: bronze, salesforce", param_hint="--source")
+    if keep_runs is not None:
+        _check_keep(keep_runs, "--keep-runs")
     try:
         engine_spec = EngineSpec(engine, workers=workers, scheduler=scheduler)
     except ValueError as exc:
@@ -147,6 +155,16 @@ def pipeline_run(
     _print_run_summary(result)
     if report_json is not None:
         storage.atomic_write_text(report_json, result.to_json())
+    if keep_runs is not None:
+        # The run is published whatever happens here: a failed prune is a warning, not a failed
+        # run (a scheduler's retry would run the whole pipeline again); the next prune catches up.
+        from etl import runs
+
+        try:
+            _print_prune(runs.prune(s.data_dir, keep_runs))
+        except C360Error as exc:
+            err_console.print(f"[bold yellow]warning:[/] run {result.run_id} is published, but pruning old runs failed: {exc}",
+                              highlight=False, soft_wrap=True)
 
 
 def _print_run_summary(result) -> None:
@@ -226,6 +244,105 @@ def quality(
     q = snap.read("quarantine", "quarantine")
     console.print(f"{len(q):,} quarantine rows; by rule:")
     console.print(q.groupby(["table", "rule"]).size().rename("rows").reset_index().to_string(index=False))
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _check_keep(keep: int, option: str) -> None:
+    if keep < 1:
+        raise typer.BadParameter(f"must be at least 1, not {keep}: the run CURRENT points to is always kept",
+                                 param_hint=option)
+
+
+def _print_other_entries(listing) -> None:
+    for entries, what in (
+        (listing.in_progress, "being written, or left by a killed run (a retry of its id removes it); never pruned"),
+        (listing.trash, "trash of an earlier prune or rerun; the next prune deletes it"),
+        (listing.unknown, "not a published run; left alone"),
+    ):
+        for e in entries:
+            console.print(f"  {e.name}  {_size(e.bytes)}  [dim]{what}[/]", highlight=False)
+
+
+@runs_app.command("list")
+def runs_list(data_dir: DataDir = None) -> None:
+    """List the published runs, oldest first (publish order), and anything else under runs/."""
+    from etl import runs
+
+    s = _settings(data_dir, None)
+    listing = runs.list_runs(s.data_dir)
+    if listing.runs:
+        table = Table(title=f"published runs under {storage.runs_dir(s.data_dir)}, oldest first")
+        for col in ("run id", "published at", "as of", "size", ""):
+            table.add_column(col, justify="right" if col == "size" else "left")
+        for r in listing.runs:
+            at = r.published_at.isoformat(timespec="seconds") if r.published_at else "?"
+            table.add_row(r.run_id, at, str(r.as_of or ""), _size(r.bytes), "CURRENT" if r.run_id == listing.current else "")
+        console.print(table)
+        console.print(f"{len(listing.runs)} run(s), {_size(sum(r.bytes for r in listing.runs))}")
+    if listing.in_progress or listing.trash or listing.unknown:
+        console.print("also under runs/:")
+        _print_other_entries(listing)
+    if not listing.runs:
+        console.print(f"nothing published yet under {s.data_dir}")
+        raise typer.Exit(1)
+
+
+def _print_prune(result) -> None:
+    """What a prune removed (or would remove), what it kept and why, and the bytes freed."""
+    verb = "would remove" if result.dry_run else "removed"
+    gone = "remove" if result.dry_run else "removed"
+    kept = {k.run.run_id: k.reason for k in result.kept}
+    for r in result.listing.runs:
+        if r.run_id in kept:
+            console.print(f"  {'keep':<7} {r.run_id}  {_size(r.bytes)}  [dim]{kept[r.run_id]}[/]", highlight=False)
+        else:
+            console.print(f"  [bold]{gone:<7}[/] {r.run_id}  {_size(r.bytes)}", highlight=False)
+    for e in result.trash:
+        console.print(f"  [bold]{gone:<7}[/] {e.name}  {_size(e.bytes)}  [dim]left by an interrupted prune or rerun[/]",
+                      highlight=False)
+    if result.listing.in_progress or result.listing.unknown:
+        console.print("left alone:")
+        _print_other_entries(dataclasses.replace(result.listing, trash=[]))
+    for path, error in result.failed:
+        err_console.print(f"[bold red]error:[/] could not delete {path}: {error} (it is no longer a published run; "
+                          "the next prune tries again)", highlight=False, soft_wrap=True)
+    console.print(f"{verb} {len(result.removed)} run(s) of {len(result.listing.runs)} (keeping {len(result.kept)}) "
+                  f"under {result.listing.data_dir}: {'would free' if result.dry_run else 'freed'} "
+                  f"{result.bytes_freed:,} bytes ({_size(result.bytes_freed)})", highlight=False)
+
+
+@runs_app.command("prune")
+def runs_prune(
+    keep: Annotated[int, typer.Option(help="How many of the most recent published runs to keep (at least 1; "
+                                           "the run CURRENT points to is always kept)", show_default=False)],
+    dry_run: Annotated[bool, typer.Option(help="Show what would be removed and the bytes freed; delete nothing")] = False,
+    grace_minutes: Annotated[float, typer.Option(
+        min=0, help="Also keep runs that stopped being current less than this long ago (a server may still serve them)")] = 15,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete published runs beyond the N most recent (publish order), and trash a prune left behind.
+
+    Each run is first renamed out of runs/ (atomic) under the runs lock, then deleted."""
+    from datetime import timedelta
+
+    from etl import runs
+
+    _check_keep(keep, "--keep")
+    s = _settings(data_dir, None)
+    try:
+        result = runs.prune(s.data_dir, keep, dry_run=dry_run, grace=timedelta(minutes=grace_minutes))
+    except NothingPublished as exc:
+        console.print(str(exc))
+        raise typer.Exit(1) from None
+    _print_prune(result)
+    if result.failed:
+        raise typer.Exit(2)
 
 
 @config_app.command("check")

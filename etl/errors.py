@@ -3,7 +3,9 @@
 C360Error
  ├── ConfigError   a configuration file or setting is invalid: nothing was written
  ├── DataError     input data cannot be read at all (a whole file, not a row:
- │                 bad rows go to quarantine instead)
+ │   │             bad rows go to quarantine instead), or a data directory is
+ │   │             not in a state the command can work on
+ │   └── NothingPublished  no published run yet (the CLI exits 1, as for `c360 status`)
  └── EngineError   the engine asked for cannot be reached or started (a Dask
                    scheduler, the `dask` extra): nothing was written
 """
@@ -20,6 +22,10 @@ class ConfigError(C360Error):
 
 
 class DataError(C360Error):
+    pass
+
+
+class NothingPublished(DataError):
     pass
 
 

@@ -383,7 +383,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
     )
     run = RunParams(run_id, opts.as_of, tuple(dates), configs[MAPPING_FILE], configs[METRICS_FILE], previous_history,
                     configs[RULES].parameters)
-    work_dir = location.join(storage.runs_dir(opts.data_dir), f".work-{run_id}")
+    work_dir = location.join(storage.runs_dir(opts.data_dir), f"{storage.WORK_PREFIX}{run_id}")
     tasks = [PartitionTask(p, partitions, os.fspath(opts.data_dir), os.fspath(work_dir), run) for p in range(partitions)]
     reports: list[pd.DataFrame] = []
     link_accounts: list[pd.DataFrame] = []

@@ -11,11 +11,14 @@ Layout under the data directory::
     runs/<run_id>/gold/_serve/<table>.arrow             served copies (etl.clustered.served_path)
     runs/<run_id>/manifest.json                         written last
     CURRENT                                             the published run id
+    runs.lock                                           held while a run is published or runs are pruned
 
 A run writes into ``runs/.staging-<run_id>`` and becomes visible only when
 the staging directory is renamed into place and ``CURRENT`` is replaced, both
 atomic renames on a POSIX filesystem.  A run killed at any point leaves the
-previously published snapshot untouched.
+previously published snapshot untouched.  The renames happen under
+`runs_lock`, and the manifest records the run's place in publish order
+(``publish_seq``), which is what `etl.runs` lists and prunes runs by.
 
 The data directory may also be an fsspec URL (`etl.location`): the same
 layout under a prefix.  An object store has no atomic rename, so a run is
@@ -26,12 +29,15 @@ last: ``CURRENT`` is the commit point, and readers only follow it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +54,15 @@ from etl.location import Location
 
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
+RUNS_LOCK_FILE = "runs.lock"
 LAYERS = ("silver", "quarantine", "gold")
+# Names under runs/ that are not published runs (readers skip every name starting with a dot):
+STAGING_PREFIX = ".staging-"  # a run being written: .staging-<run_id>
+WORK_PREFIX = ".work-"  # a run's split bronze and part files: .work-<run_id>
+TRASH_PREFIX = ".trash-"  # a run renamed out of the way, being deleted: .trash-<run_id>-<hex>
+# How long publishing waits for a prune (or another publish) holding the runs lock;
+# both hold it for a few renames only.
+PUBLISH_LOCK_TIMEOUT = 300.0
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -405,6 +419,57 @@ def runs_dir(data_dir: Location) -> Location:
     return location.join(location.as_location(data_dir), "runs")
 
 
+@contextmanager
+def runs_lock(data_dir: Path, timeout: float = PUBLISH_LOCK_TIMEOUT) -> Iterator[Path]:
+    """Hold the data directory's runs lock (``<data_dir>/runs.lock``, an exclusive flock).
+
+    Publishing a run holds it while it renames the run into place and replaces
+    ``CURRENT``; pruning holds it while it reads ``CURRENT`` and renames old runs
+    out of ``runs/``.  So a prune never sees a half-published state and never
+    removes a run that is becoming current.  Waits up to `timeout` seconds, then
+    raises `DataError` naming the lock file.  Local data directories only.
+    """
+    path = Path(data_dir) / RUNS_LOCK_FILE
+    with open(path, "a+") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DataError(
+                        f"another c360 process is publishing or pruning runs in {data_dir} "
+                        f"(lock {path} still held after {timeout:g} s)"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield path
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def read_manifest(run_path: Location) -> dict | None:
+    """The manifest of a run directory; None when it has none or it is not a JSON object."""
+    try:
+        body = json.loads(location.read_text(location.join(run_path, MANIFEST_FILE)))
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def next_publish_seq(data_dir: Location) -> int:
+    """One more than the highest ``publish_seq`` of the runs under ``runs/`` (1 for the first)."""
+    runs = runs_dir(data_dir)
+    seqs = [0]
+    for name in location.list_names(runs):
+        if not name.startswith("."):
+            seq = (read_manifest(location.join(runs, name)) or {}).get("publish_seq")
+            if isinstance(seq, int):
+                seqs.append(seq)
+    return max(seqs) + 1
+
+
 def current_run_id(data_dir: Location) -> str | None:
     path = location.join(location.as_location(data_dir), CURRENT_FILE)
     if not location.exists(path):
@@ -449,7 +514,7 @@ class RunWriter:
         if location.is_remote(self.data_dir):  # staged here, copied out on publish (see the module docstring)
             self.staging = Path(tempfile.mkdtemp(prefix=f"c360-staging-{run_id}-"))
         else:
-            self.staging = runs_dir(self.data_dir) / f".staging-{run_id}"
+            self.staging = runs_dir(self.data_dir) / f"{STAGING_PREFIX}{run_id}"
         if self.staging.exists():  # left behind by a killed attempt at the same run id
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
@@ -575,25 +640,30 @@ class RunWriter:
                         raise DataError(f"run {self.run_id}: the served copy of {layer}/{name} is unreadable: {exc}") from exc
                     if copied != n:
                         raise DataError(f"run {self.run_id}: the served copy of {layer}/{name} has {copied} rows, expected {n}")
-        body = {
-            **manifest,
-            "run_id": self.run_id,
-            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "row_counts": self.row_counts,
-        }
-        manifest = json.dumps(body, indent=2, sort_keys=True, default=str)
+        def manifest_of() -> tuple[str, dict]:
+            body = {
+                **manifest,
+                "run_id": self.run_id,
+                "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "publish_seq": next_publish_seq(self.data_dir),  # its place in publish order (etl.runs)
+                "row_counts": self.row_counts,
+            }
+            return json.dumps(body, indent=2, sort_keys=True, default=str), body
+
         if location.is_remote(self.data_dir):
-            return self._publish_remote(manifest, body)
-        atomic_write_text(self.staging / MANIFEST_FILE, manifest)
-        if self.final.exists():  # a completed earlier attempt with the same id is replaced whole
-            trash = self.final.with_name(f".trash-{self.run_id}-{uuid.uuid4().hex[:6]}")
-            os.rename(self.final, trash)
+            return self._publish_remote(*manifest_of())
+        trash = None
+        with runs_lock(self.data_dir):  # a prune sees this run either not yet published or current
+            text, body = manifest_of()
+            atomic_write_text(self.staging / MANIFEST_FILE, text)
+            if self.final.exists():  # a completed earlier attempt with the same id is replaced whole
+                trash = self.final.with_name(f"{TRASH_PREFIX}{self.run_id}-{uuid.uuid4().hex[:6]}")
+                os.rename(self.final, trash)
             os.rename(self.staging, self.final)
+            fsync_dir(self.final.parent)
+            atomic_write_text(self.data_dir / CURRENT_FILE, json.dumps({"run_id": self.run_id}) + "\n")
+        if trash is not None:  # outside the lock: deleting a whole run takes a while (a prune finishes it if killed)
             shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.rename(self.staging, self.final)
-        fsync_dir(self.final.parent)
-        atomic_write_text(self.data_dir / CURRENT_FILE, json.dumps({"run_id": self.run_id}) + "\n")
         return Snapshot(self.run_id, self.final, body)
 
     def _publish_remote(self, manifest: str, body: dict) -> Snapshot:
