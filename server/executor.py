@@ -110,8 +110,8 @@ Completer = Callable[[Any, Path | None, "Run"], Any]
 
 
 class FieldPlan:
-    __slots__ = ("args", "attr", "call", "complete", "field_def", "key", "kind", "node", "nodes", "nullable", "parent_type",
-                 "path_needed", "resolve", "same", "value")
+    __slots__ = ("args", "attr", "call", "complete", "enum_names", "field_def", "key", "kind", "node", "nodes", "nullable",
+                 "parent_type", "path_needed", "resolve", "same", "value")
 
     def __init__(self, key: str, kind: int, parent_type: GraphQLObjectType) -> None:
         self.key = key
@@ -127,6 +127,7 @@ class FieldPlan:
         self.path_needed = False  # something below needs the response path (a resolver's info)
         self.value: Any = None  # TYPENAME: the type's name
         self.same: type = _Never  # a leaf whose values of this class are returned unchanged (see UNCHANGED)
+        self.enum_names: dict[int, str] = {}  # an enum leaf: the GraphQL name of each member, by id (see _enum_names)
         self.nullable = False
         # DIRECT: (function, pass source first, info parameter, source parameters, Info class, arguments) where
         # arguments are (GraphQL name, Python name, copy the list) of each argument
@@ -175,6 +176,11 @@ def run_fields(fields: tuple[FieldPlan, ...], type_name: str, source: Any, path:
             elif value is None and f.nullable:
                 out[f.key] = None
                 continue
+            else:
+                name = f.enum_names.get(id(value))
+                if name is not None:
+                    out[f.key] = name
+                    continue
             out[f.key] = f.complete(value, Path(path, f.key, type_name) if f.path_needed else None, run)
             continue
         if kind == TYPENAME:
@@ -312,19 +318,21 @@ def _check_selections(selection_set: SelectionSetNode | None, fragments: dict, s
             _check_selections(sel.selection_set, fragments, seen)
 
 
-def _enum_names(type_) -> tuple[type | None, dict[Any, str]]:
-    """A Strawberry enum's Python class and each member's GraphQL name, as its coerce_output_value gives them
-    (a member it refuses is left out: at run time it goes the slow way, to the same error)."""
+def _enum_names(type_) -> dict[int, str]:
+    """A Strawberry enum's members' GraphQL names, as its coerce_output_value gives them, by the member's id
+    (members live as long as their class, so an id names one; a dict keyed by the members would call the
+    Python-level ``Enum.__hash__`` per value).  A member it refuses is left out: at run time it goes the
+    slow way, to the same error."""
     enum_class = getattr(type_, "wrapped_cls", None) if isinstance(type_, GraphQLEnumType) else None
     if not isinstance(enum_class, EnumMeta):
-        return None, {}
+        return {}
     names = {}
     for member in enum_class:
         try:
-            names[member] = type_.coerce_output_value(member)
+            names[id(member)] = type_.coerce_output_value(member)
         except Exception:  # noqa: BLE001, S112
             continue
-    return enum_class, names
+    return names
 
 
 class Compiler:
@@ -389,6 +397,7 @@ class Compiler:
         f.nullable = not is_non_null_type(field_def.type)
         leaf = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
         f.same = UNCHANGED.get(leaf, _Never) if is_leaf_type(leaf) else _Never
+        f.enum_names = _enum_names(leaf)
         return f
 
     def direct_call(self, resolve, sfield, field_def, node: FieldNode) -> tuple | None:
@@ -455,7 +464,7 @@ class Compiler:
             same = UNCHANGED.get(type_)  # a class whose values the built-in scalar returns as they are
             is_int = type_ is GraphQLInt
             # a Strawberry enum: each member's name, as its coerce_output_value gives it (which searches the values)
-            enum_class, names = _enum_names(type_)
+            names = _enum_names(type_)
 
             def complete_leaf(value, path, run):
                 if value is None:
@@ -463,8 +472,9 @@ class Compiler:
                 cls = value.__class__
                 if cls is same and (same is not float or value - value == 0.0):  # finite floats only
                     return value
-                if cls is enum_class and value in names:
-                    return names[value]
+                name = names.get(id(value))
+                if name is not None:
+                    return name
                 if is_int and cls is int and -2147483648 <= value <= 2147483647:  # what GraphQLInt returns unchanged
                     return value
                 if isinstance(value, Exception):

@@ -12,7 +12,7 @@ import strawberry
 
 from server import overlay
 from server.context import Info
-from server.schema.types import AsOf, PageInfo, cursor_decode, cursor_encode
+from server.schema.types import AsOf, PageInfo, cursor_decode, cursor_encode, enum_or_none
 from server.snapshot import ALERTS, RECOMMENDATIONS, _as_date
 from server.store import ActionRecord
 
@@ -121,7 +121,7 @@ RECOMMENDATION_COLUMNS: dict[str, tuple[str, ...]] = {
 
 def _history(row: dict[str, Any], key: str, info: Info) -> list[StatusChange]:
     return [
-        StatusChange(status=h["status"], at=h["at"], by=h["by"], reason=h["reason"], until=_as_date(h["until"]), source=StatusSource(h["source"]))
+        StatusChange(status=h["status"], at=h["at"], by=h["by"], reason=h["reason"], until=_as_date(h["until"]), source=enum_or_none(StatusSource, h["source"]))
         for h in overlay.history(row, key, info.context.store.overlay)
     ]
 
@@ -158,8 +158,8 @@ class Alert:
             type=r.get("alert_type"),
             name=r.get("rule_name"),
             category=r.get("category"),
-            severity=Severity(r["severity"]),
-            status=AlertStatus(r["status"]),
+            severity=enum_or_none(Severity, r["severity"]),
+            status=enum_or_none(AlertStatus, r["status"]),
             first_seen=_as_date(r.get("first_seen")),
             last_seen=_as_date(r.get("last_seen")),
             resolved_on=_as_date(r.get("resolved_on")),
@@ -287,8 +287,8 @@ class Recommendation:
             rule_id=r.get("rule_id"),
             title=r.get("rule_name"),
             category=r.get("category"),
-            priority=Severity(r["priority"]),
-            status=RecommendationStatus(r["status"]),
+            priority=enum_or_none(Severity, r["priority"]),
+            status=enum_or_none(RecommendationStatus, r["status"]),
             action=r.get("action"),
             expected_outcome=r.get("expected_outcome"),
             message=r.get("message"),

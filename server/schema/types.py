@@ -116,11 +116,10 @@ class TimelineEvent:
     def from_row(cls, r: dict[str, Any]) -> TimelineEvent:
         """From a timeline row, which may hold only the columns the request selects (`EVENT_COLUMNS`):
         a field whose column was not read is None here and never shown."""
-        kind = r.get("event_type")
         return cls(
             id=r.get("event_id"),
             date=_as_date(r.get("event_date")),
-            type=None if kind is None else TimelineEventType(kind),
+            type=enum_or_none(TimelineEventType, r.get("event_type")),
             title=r.get("title"),
             status=r.get("status"),
             amount_usd=r.get("amount_usd"),
@@ -150,7 +149,12 @@ class TimelineConnection:
 
 
 def enum_or_none(enum_cls, value):
-    return None if value is None else enum_cls(value)
+    """The member of `enum_cls` with this value (None for None); a value of none raises ValueError, as
+    ``enum_cls(value)`` does.  Found in the class's value map first: the call costs several times more."""
+    if value is None:
+        return None
+    member = enum_cls._value2member_map_.get(value)
+    return member if member is not None else enum_cls(value)
 
 
 def cursor_encode(offset: int) -> str:
