@@ -17,15 +17,23 @@ class TooSlow(Exception):
     """The request body did not arrive within the time allowed."""
 
 
-async def reply_error(send: Send, status: int, message: str, code: str) -> None:
-    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+def error_body(message: str, code: str) -> bytes:
+    """A GraphQL-shaped error document, for the answers given before GraphQL runs."""
+    return json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+
+
+def too_large_body(limit: int) -> bytes:
+    return error_body(f"request body larger than {limit} bytes", "PAYLOAD_TOO_LARGE")
+
+
+async def reply_error(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
 
 async def reply_413(send: Send, limit: int) -> None:
-    await reply_error(send, 413, f"request body larger than {limit} bytes", "PAYLOAD_TOO_LARGE")
+    await reply_error(send, 413, too_large_body(limit))
 
 
 class BodyLimitMiddleware:
@@ -84,4 +92,4 @@ class BodyLimitMiddleware:
                 await reply_413(send, self.max_bytes)
         except TooSlow:
             if not started:
-                await reply_error(send, 408, f"the request body did not arrive within {self.timeout_seconds:g} s", "REQUEST_TIMEOUT")
+                await reply_error(send, 408, error_body(f"the request body did not arrive within {self.timeout_seconds:g} s", "REQUEST_TIMEOUT"))

@@ -41,7 +41,7 @@ from server.auth import Authenticator, Unauthenticated
 from server.cache import ResponseCache
 from server.context import Context, Services
 from server.fastlane import FastLane
-from server.limits import TooLarge
+from server.limits import TooLarge, too_large_body
 from server.loaders import Loaders
 from server.observability import Metrics, request_id_var
 
@@ -149,9 +149,7 @@ class C360GraphQL(GraphQL):
         try:
             body = await request.body()
         except TooLarge:
-            limit = self.services.config.limits.max_body_bytes
-            return JSONResponse({"errors": [{"message": f"request body larger than {limit} bytes", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
-                                status_code=413)
+            return Response(too_large_body(self.services.config.limits.max_body_bytes), status_code=413, media_type="application/json")
         plain = plain_json(request)
         key = None
         generation = self.cache.generation
@@ -169,15 +167,16 @@ class C360GraphQL(GraphQL):
         # A query waiting past its deadline is cancelled (at its next await: running Python is not interrupted);
         # a mutation, or a request whose operation is not known here, runs to the end.
         limit = self.services.config.limits.query_timeout_seconds
+        # a GET can only run queries; a POST's operation is known when its body is plain JSON (`fields`)
         is_query = plain and (request.method == "GET" or (fields is not None and operation_type(fields[0], fields[2]) == "query"))
         try:
             async with asyncio.timeout(limit if is_query else None):
-                return await self._execute(request, ctx, fields, key, generation)
+                return await self._execute(request, ctx, fields, key, generation, is_query)
         except TimeoutError:
             log.warning("query cancelled after %g s", limit)
             return timed_out(limit)
 
-    async def _execute(self, request: Request, ctx: Context, fields, key: str | None, generation: int) -> Response:
+    async def _execute(self, request: Request, ctx: Context, fields, key: str | None, generation: int, is_query: bool) -> Response:
         if fields is not None and self.lane.knows(fields[0], fields[2]):
             data = self.lane.execute(fields[0], fields[1], fields[2], ctx)
             if data is not None and not isinstance(data, dict):
@@ -190,11 +189,10 @@ class C360GraphQL(GraphQL):
             response = await self.run(request, context=ctx)
         except HTTPException as exc:  # bad JSON, wrong method: Strawberry's own 4xx
             return Response(exc.reason, status_code=exc.status_code, media_type="text/plain")
-        if response.status_code == 200 and getattr(request.state, "graphql_errors", True) is False:
-            if fields is not None and operation_type(fields[0], fields[2]) == "query":
+        if response.status_code == 200 and getattr(request.state, "graphql_errors", True) is False and is_query:
+            if fields is not None:
                 self.lane.admit(fields[0], fields[2])
-            if key is not None and self._is_query(request, fields):
-                await self._store(key, response, ctx, generation)
+            await self._store(key, response, ctx, generation)  # only a query's answer is cached
         return response
 
     async def _store(self, key: str | None, response: Response, ctx: Context, generation: int) -> None:
@@ -211,18 +209,6 @@ class C360GraphQL(GraphQL):
         raw = body if request.method == "POST" else request.url.query.encode()
         head = f"graphql\0{request.method}\0{role}\0{snap.run_id}\0".encode()
         return hashlib.sha256(head + raw).hexdigest()
-
-    @staticmethod
-    def _is_query(request: Request, fields) -> bool:
-        """Only a query's answer is cached (a GET can only run queries)."""
-        if request.method == "GET":
-            q = request.query_params
-            query, name = q.get("query"), q.get("operationName")
-        elif fields is not None:
-            query, name = fields[0], fields[2]
-        else:
-            return False  # a batch, extensions: not cached
-        return isinstance(query, str) and operation_type(query, name) == "query"
 
     def encode_json(self, data: object) -> str:
         return dumps(data)
