@@ -480,16 +480,16 @@ class Snapshot:
 
     # ------------------------------------------------------------------ customers
 
-    def customer(self, account_id: str, columns: list[str] | None = None) -> dict[str, Any] | None:
+    def customer(self, account_id: str, columns: Sequence[str] | None = None) -> dict[str, Any] | None:
         """The account's metrics row (only `columns` when given); None when unknown."""
         pos = self.positions.get(account_id)
         return None if pos is None else self.metrics_table.take([pos], columns)[0]
 
-    def customers_at(self, positions, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    def customers_at(self, positions, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Metrics rows at these row positions (`names.search_positions` gives them), in that order."""
         return self.metrics_table.take(positions, columns)
 
-    def customers(self, account_ids, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    def customers(self, account_ids, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Rows of known ids, in the order given (unknown ids are skipped); only `columns` when given."""
         positions = [p for p in map(self.positions.get, account_ids) if p is not None]
         return self.metrics_table.take(positions, columns)
@@ -517,7 +517,7 @@ class Snapshot:
             keep &= pc.fill_null(pc.less_equal(day, pa.scalar(until, pa.date32())), False).to_numpy(zero_copy_only=False)
         return pos[keep]
 
-    def timeline_rows(self, positions, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    def timeline_rows(self, positions, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Timeline rows at these positions (as `timeline_positions` gives them), in that order; only
         `columns` (those the table has) when given."""
         if not isinstance(self.timeline, ClusteredTable):

@@ -66,13 +66,7 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _columns(info: Info, columns_of: dict[str, tuple[str, ...]], always: tuple[str, ...]) -> tuple[str, ...] | None:
-    """`selected_columns` of this field's objects as a tuple: with the account, a per-request cache key."""
-    cols = selected_columns(info, columns_of, always)
-    return None if cols is None else tuple(cols)
-
-
-def customer_columns(info: Info, *path: str) -> list[str] | None:
+def customer_columns(info: Info, *path: str) -> tuple[str, ...] | None:
     """The metrics columns the Customer selected at `path` below this resolver's field shows; None: all."""
     return selected_columns(info, FIELD_COLUMNS, ALWAYS, *path)
 
@@ -186,7 +180,7 @@ class Customer:
 
     @strawberry.field(description="The customer's alerts (all statuses unless filtered), most severe first; empty when the snapshot has no alerts table")
     def alerts(self, info: Info, statuses: list[AlertStatus] | None = None) -> list[Alert]:
-        rows = info.context.loaders.alerts.load((str(self.id), _columns(info, ALERT_COLUMNS, ALERT_ALWAYS)))
+        rows = info.context.loaders.alerts.load((str(self.id), selected_columns(info, ALERT_COLUMNS, ALERT_ALWAYS)))
         wanted = {s.value for s in statuses} if statuses else None
         rows = [r for r in rows if wanted is None or r["status"] in wanted]
         rows.sort(key=lambda r: (SEVERITY_ORDER.get(r["severity"], 9), -(r.get("impact_usd") or 0), r["alert_id"]))
@@ -194,7 +188,7 @@ class Customer:
 
     @strawberry.field(description="The customer's recommendations (all statuses unless filtered), highest priority first; empty when the snapshot has none")
     def recommendations(self, info: Info, statuses: list[RecommendationStatus] | None = None) -> list[Recommendation]:
-        rows = info.context.loaders.recommendations.load((str(self.id), _columns(info, RECOMMENDATION_COLUMNS, RECOMMENDATION_ALWAYS)))
+        rows = info.context.loaders.recommendations.load((str(self.id), selected_columns(info, RECOMMENDATION_COLUMNS, RECOMMENDATION_ALWAYS)))
         wanted = {s.value for s in statuses} if statuses else None
         rows = [r for r in rows if wanted is None or r["status"] in wanted]
         rows.sort(key=lambda r: (SEVERITY_ORDER.get(r["priority"], 9), -(r.get("impact_usd") or 0), r["recommendation_id"]))
