@@ -357,12 +357,20 @@ class _Typos:
                              minlength=len(self.words))
         # an edit changes at most 3 trigrams, a swap 4: a word sharing fewer cannot be that close
         least = max(1, len(grams) - 4 * edits)
-        if len(typed) >= 2:  # ... except that swapping the first two letters of 4 may leave none: those words by prefix
+        if 2 <= len(typed) and len(grams) < 5:  # ... except that swapping the first two letters of 4 may leave none:
+            # those words by prefix (from 5 trigrams, the ones after the first 4 are shared and enough)
             swapped = typed[1:2] + typed[:1] + typed[2:]
             lo, hi = np.searchsorted(self.words, [swapped, swapped[:-1] + bytes([swapped[-1] + 1])])
             counts[lo:hi] = least
         cand = np.flatnonzero(counts >= least)
-        cand = cand[self.length[cand] >= len(term) - edits]
+        if len(term) > len(typed):  # (otherwise a word too short has no start of a size that counts, see below)
+            cand = cand[self.length[cand] >= len(term) - edits]
+        # A letter more or less at the end of a start changes its distance by at most 1, so a start `edits` away
+        # leaves the start as long as the term at most 2 * edits away: one distance per candidate drops most of them
+        # (those that share only the term's first letters) before every start of every candidate is compared.
+        if len(cand):
+            cand = cand[process.cdist([typed], self.words[cand].astype(f"S{len(typed)}"), scorer=OSA.distance,
+                                      score_cutoff=2 * edits, dtype=np.int32)[0] <= 2 * edits]
         if not len(cand):
             return cand.astype(np.int32), np.zeros(0, np.int32)
         # The distance to each start of the lengths that count, all in one cdist call (a call costs ~10 us before any
