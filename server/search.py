@@ -32,9 +32,17 @@ for a million names), and no query reads all the names that match it:
 * tier 3: (word, rank) pairs sorted, so the names with a word starting
   with a prefix are again one range, its best ranks from another sparse
   table, and each word's names are in rank order;
-* tier 4: a trigram index over the distinct words narrows the candidate
-  words, rapidfuzz's OSA distance checks them, and each word's first
-  names by rank are the hits.
+* tier 4: a trigram index over the distinct words gives the candidate
+  words (one sharing too few of the typed word's trigrams cannot be that
+  close); one OSA distance per candidate, from its start as long as the
+  typed word, drops most of them (a start within e edits leaves that one
+  within 2e), and one rapidfuzz ``cdist`` call compares every start of a
+  length that counts of the rest.  Each close word's first names by rank,
+  in (cost, rank) order, are the hits.
+
+A typo query is a few dozen numpy calls and two ``cdist`` calls however
+many names there are; at ~1 us a call, their number is most of its cost, so
+small per-query steps (a word's trigrams, the final ranking) are plain Python.
 """
 
 from __future__ import annotations
@@ -179,10 +187,12 @@ class NameIndex:
             if len(hits) < limit:
                 take(self._key_rank.smallest(lo, hi, limit + len(hits)).tolist(), repeat(NAME_PREFIX))
         if len(hits) < limit:
-            take(self._word_prefix(terms, limit + len(hits)).tolist(), repeat(WORD_PREFIX))
-        if len(hits) < limit:
-            ranks, costs = self._typo(terms, limit + len(hits))
-            take(ranks, [TYPO - TYPO_EDIT * (c // 2 - 1) - TYPO_START * (c % 2) for c in costs])
+            spans = [self._pair_range(t) for t in terms]
+            if all(whi > wlo for wlo, whi, _, _ in spans):  # else no name has a word starting with each term
+                take(self._word_prefix(terms, spans, limit + len(hits)).tolist(), repeat(WORD_PREFIX))
+            if len(hits) < limit:
+                ranks, costs = self._typo(terms, spans, limit + len(hits))
+                take(ranks, [TYPO - TYPO_EDIT * (c // 2 - 1) - TYPO_START * (c % 2) for c in costs])
         return [(int(self._pos[r]), round(t - float(self._length[r]) / 12, 2)) for r, t in hits]
 
     def _pair_range(self, prefix: str) -> tuple[int, int, int, int]:
@@ -190,14 +200,14 @@ class NameIndex:
         wlo, whi = self._vocab.prefix_range(prefix)
         return wlo, whi, int(self._word_offs[wlo]), int(self._word_offs[whi])
 
-    def _word_prefix(self, terms: list[str], k: int) -> np.ndarray:
-        """The k best ranks of names in which every term starts a word."""
+    def _word_prefix(self, terms: list[str], spans, k: int) -> np.ndarray:
+        """The k best ranks of names in which every term starts a word (`spans`: each term's `_pair_range`)."""
         if len(terms) == 1:
-            _, _, lo, hi = self._pair_range(terms[0])
+            _, _, lo, hi = spans[0]
             return self._pairs.smallest(lo, hi, k)
-        return self._every_term(terms, k, fuzzy=False)[0]
+        return self._every_term(terms, spans, k, fuzzy=False)[0]
 
-    def _typo(self, terms: list[str], k: int) -> tuple[list[int], list[int]]:
+    def _typo(self, terms: list[str], spans, k: int) -> tuple[list[int], list[int]]:
         """The k best (ranks, costs) of names matching every term within its edits, with at least one edit.
 
         A word's *cost* for a term is 2 * edits, plus 1 when only its start is
@@ -205,7 +215,7 @@ class NameIndex:
         is (cost, rank).
         """
         if len(terms) > 1:
-            ranks, costs = self._every_term(terms, k, fuzzy=True)
+            ranks, costs = self._every_term(terms, spans, k, fuzzy=True)
             return ranks.tolist(), costs.tolist()
         word_ids, costs = self._typos.near(terms[0], max_edits(terms[0]))
         starts = self._word_offs[word_ids]
@@ -232,7 +242,7 @@ class NameIndex:
             return np.zeros(0, dtype=np.int64)
         return np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
 
-    def _every_term(self, terms: list[str], k: int, fuzzy: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _every_term(self, terms: list[str], spans, k: int, fuzzy: bool) -> tuple[np.ndarray, np.ndarray]:
         """The k best (ranks, costs) of names in which each term starts a word, within its edits when `fuzzy`.
 
         Candidates are the names of the term with the fewest; each candidate's
@@ -241,9 +251,8 @@ class NameIndex:
         """
         nwords = len(self._word_offs) - 1
         costs, allowed, sizes = [], [], []
-        for t in terms:
+        for t, (wlo, whi, lo, hi) in zip(terms, spans, strict=True):
             cost = np.full(nwords, 127, dtype=np.int8)  # each word's cost for this term (see _typo)
-            wlo, whi, lo, hi = self._pair_range(t)
             edits = max_edits(t) if fuzzy else 0
             if edits:
                 word_ids, word_costs = self._typos.near(t, edits)
