@@ -82,8 +82,7 @@ class SortedStrings:
         if not p:
             return 0, len(self.head)
         head = p[: self.width]
-        lo = int(np.searchsorted(self.head, head, side="left"))
-        hi = int(np.searchsorted(self.head, _successor(head), side="left"))
+        lo, hi = np.searchsorted(self.head, [head, _successor(head)]).tolist()  # one call: a call costs more than a search
         if len(p) > self.width and hi > lo:  # the heads only narrowed it down: bisect on the full strings
             full = _Full(self.strings)
             lo = bisect_left(full, prefix, lo, hi)

@@ -32,15 +32,24 @@ for a million names), and no query reads all the names that match it:
 * tier 3: (word, rank) pairs sorted, so the names with a word starting
   with a prefix are again one range, its best ranks from another sparse
   table, and each word's names are in rank order;
-* tier 4: a trigram index over the distinct words narrows the candidate
-  words, rapidfuzz's OSA distance checks them, and each word's first
-  names by rank are the hits.
+* tier 4: a trigram index over the distinct words gives the candidate
+  words (one sharing too few of the typed word's trigrams cannot be that
+  close); one OSA distance per candidate, from its start as long as the
+  typed word, drops most of them (a start within e edits leaves that one
+  within 2e), and one rapidfuzz ``cdist`` call compares every start of a
+  length that counts of the rest.  Each close word's first names by rank,
+  in (cost, rank) order, are the hits.
+
+A typo query is a few dozen numpy calls and two ``cdist`` calls however
+many names there are; at ~1 us a call, their number is most of its cost, so
+small per-query steps (a word's trigrams, the final ranking) are plain Python.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from itertools import repeat
 
 import numpy as np
 import pyarrow as pa
@@ -162,9 +171,8 @@ class NameIndex:
         hits: list[tuple[int, float]] = []
         seen: set[int] = set()
 
-        def take(ranks, tier: float | np.ndarray) -> None:
-            tiers = np.broadcast_to(np.asarray(tier, dtype=float), (len(ranks),))
-            for r, t in zip(ranks.tolist(), tiers.tolist(), strict=True):
+        def take(ranks: list[int], tiers) -> None:
+            for r, t in zip(ranks, tiers):
                 if len(hits) == limit:
                     return
                 if r not in seen:
@@ -175,14 +183,16 @@ class NameIndex:
         lo, hi = self._keys.prefix_range(q)
         if hi > lo:
             exact = lo + np.flatnonzero((self._core_len[lo:hi] == len(q)) | (self._key_len[lo:hi] == len(q)))
-            take(np.sort(self._key_rank.values[exact])[:limit], EXACT)
+            take(np.sort(self._key_rank.values[exact])[:limit].tolist(), repeat(EXACT))
             if len(hits) < limit:
-                take(self._key_rank.smallest(lo, hi, limit + len(hits)), NAME_PREFIX)
+                take(self._key_rank.smallest(lo, hi, limit + len(hits)).tolist(), repeat(NAME_PREFIX))
         if len(hits) < limit:
-            take(self._word_prefix(terms, limit + len(hits)), WORD_PREFIX)
-        if len(hits) < limit:
-            ranks, edits, start_only = self._typo(terms, limit + len(hits))
-            take(ranks, TYPO - TYPO_EDIT * (edits - 1) - TYPO_START * start_only)
+            spans = [self._pair_range(t) for t in terms]
+            if all(whi > wlo for wlo, whi, _, _ in spans):  # else no name has a word starting with each term
+                take(self._word_prefix(terms, spans, limit + len(hits)).tolist(), repeat(WORD_PREFIX))
+            if len(hits) < limit:
+                ranks, costs = self._typo(terms, spans, limit + len(hits))
+                take(ranks, [TYPO - TYPO_EDIT * (c // 2 - 1) - TYPO_START * (c % 2) for c in costs])
         return [(int(self._pos[r]), round(t - float(self._length[r]) / 12, 2)) for r, t in hits]
 
     def _pair_range(self, prefix: str) -> tuple[int, int, int, int]:
@@ -190,37 +200,36 @@ class NameIndex:
         wlo, whi = self._vocab.prefix_range(prefix)
         return wlo, whi, int(self._word_offs[wlo]), int(self._word_offs[whi])
 
-    def _word_prefix(self, terms: list[str], k: int) -> np.ndarray:
-        """The k best ranks of names in which every term starts a word."""
+    def _word_prefix(self, terms: list[str], spans, k: int) -> np.ndarray:
+        """The k best ranks of names in which every term starts a word (`spans`: each term's `_pair_range`)."""
         if len(terms) == 1:
-            _, _, lo, hi = self._pair_range(terms[0])
+            _, _, lo, hi = spans[0]
             return self._pairs.smallest(lo, hi, k)
-        return self._every_term(terms, k, fuzzy=False)[0]
+        return self._every_term(terms, spans, k, fuzzy=False)[0]
 
-    def _typo(self, terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The k best (ranks, edits, start only) of names matching every term within its edits, with at least one edit.
+    def _typo(self, terms: list[str], spans, k: int) -> tuple[list[int], list[int]]:
+        """The k best (ranks, costs) of names matching every term within its edits, with at least one edit.
 
         A word's *cost* for a term is 2 * edits, plus 1 when only its start is
-        that close (`_Typos.near`); the order is (edits, start only, rank).
+        that close (`_Typos.near`); a name's is its best word's, and the order
+        is (cost, rank).
         """
         if len(terms) > 1:
-            return self._every_term(terms, k, fuzzy=True)
-        ranks, costs = [], []
-        for cost, word_ids in self._typos.near(terms[0], max_edits(terms[0])):
-            r = distinct(self._pairs.values[self._rows_of(word_ids, k)])  # each word's names are in rank order
-            ranks.append(r)
-            costs.append(np.full(len(r), cost))
-        if not ranks:
-            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-        ranks, costs = np.concatenate(ranks), np.concatenate(costs)
-        by_rank = np.argsort(ranks, kind="stable")  # a name reached at two costs: keep the first, the lower
-        sorted_ranks = ranks[by_rank]
-        first = np.ones(len(sorted_ranks), dtype=bool)
-        first[1:] = sorted_ranks[1:] != sorted_ranks[:-1]
-        keep = np.sort(by_rank[first])
-        ranks, costs = ranks[keep], costs[keep]
-        order = np.lexsort((ranks, costs))[:k]
-        return ranks[order], costs[order] // 2, costs[order] % 2 == 1
+            ranks, costs = self._every_term(terms, spans, k, fuzzy=True)
+            return ranks.tolist(), costs.tolist()
+        word_ids, costs = self._typos.near(terms[0], max_edits(terms[0]))
+        starts = self._word_offs[word_ids]
+        counts = np.minimum(self._word_offs[word_ids + 1] - starts, k)  # each word's first k names: its best ranks
+        ranks = self._pairs.values[np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())]
+        by_cost = np.repeat(costs.astype(np.int64) << 32, counts)  # (cost, rank) as one number
+        by_cost |= ranks
+        by_cost.sort()
+        best: dict[int, int] = {}  # a name reached at two costs keeps the first, the lower
+        for x in by_cost.tolist():
+            best.setdefault(x & 0xFFFFFFFF, x >> 32)
+            if len(best) == k:
+                break
+        return list(best), list(best.values())
 
     def _rows_of(self, word_ids: np.ndarray, most: int | None = None) -> np.ndarray:
         """Pair rows of the given words (only each word's first `most`, its best ranks, when given)."""
@@ -233,8 +242,8 @@ class NameIndex:
             return np.zeros(0, dtype=np.int64)
         return np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
 
-    def _every_term(self, terms: list[str], k: int, fuzzy: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The k best (ranks, edits, start only) of names in which each term starts a word, within its edits when `fuzzy`.
+    def _every_term(self, terms: list[str], spans, k: int, fuzzy: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The k best (ranks, costs) of names in which each term starts a word, within its edits when `fuzzy`.
 
         Candidates are the names of the term with the fewest; each candidate's
         words (`_name_words`) then give its distance to every term at once.
@@ -242,12 +251,12 @@ class NameIndex:
         """
         nwords = len(self._word_offs) - 1
         costs, allowed, sizes = [], [], []
-        for t in terms:
+        for t, (wlo, whi, lo, hi) in zip(terms, spans, strict=True):
             cost = np.full(nwords, 127, dtype=np.int8)  # each word's cost for this term (see _typo)
-            wlo, whi, lo, hi = self._pair_range(t)
             edits = max_edits(t) if fuzzy else 0
-            for c, word_ids in sorted(self._typos.near(t, edits), reverse=True) if edits else ():
-                cost[word_ids] = c  # lower costs overwrite higher
+            if edits:
+                word_ids, word_costs = self._typos.near(t, edits)
+                cost[word_ids] = word_costs
             cost[wlo:whi] = 0
             costs.append(cost)
             allowed.append(2 * edits + 1 if edits else 0)
@@ -256,7 +265,7 @@ class NameIndex:
             sizes.append((size, wlo, whi, lo, hi, near))
         size, wlo, whi, lo, hi, near = min(sizes, key=lambda x: x[0])
         if size == 0:
-            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
         if near is None and size > self._large:  # a common prefix: its best names may be enough
             found = self._check(self._pairs.smallest(lo, hi, self._pairs.most), costs, allowed, fuzzy)
             if len(found[0]) >= k:
@@ -270,10 +279,11 @@ class NameIndex:
             cands = np.flatnonzero(mask).astype(np.int32)
         return tuple(a[:k] for a in self._check(cands, costs, allowed, fuzzy))
 
-    def _check(self, cands: np.ndarray, costs, allowed, fuzzy: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The candidates (sorted ranks) within every term's cost, as (ranks, edits, start only) in that order."""
+    def _check(self, cands: np.ndarray, costs, allowed, fuzzy: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates (sorted ranks) within every term's cost, as (ranks, costs) in (cost, rank) order: a name's
+        cost is 2 * its edits over all terms, plus 1 when any term matched only a word's start."""
         if not len(cands):
-            return cands, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+            return cands, np.zeros(0, dtype=np.int64)
         starts = self._name_offs[cands]
         counts = self._name_offs[cands + 1] - starts
         seg = np.cumsum(counts) - counts
@@ -288,20 +298,27 @@ class NameIndex:
             start_only |= best % 2 == 1
         if fuzzy:
             ok &= edits > 0
-        cands, edits, start_only = cands[ok], edits[ok], start_only[ok]
-        order = np.lexsort((cands, start_only, edits))
-        return cands[order], edits[order], start_only[order]
+        cands, cost = cands[ok], 2 * edits[ok] + start_only[ok]
+        order = np.lexsort((cands, cost))
+        return cands[order], cost[order]
 
 
 _GRAM_CHARS = 37  # 0 pads the start of a word; 1-36 are 0-9a-z
 _GRAM_CODE = np.zeros(256, dtype=np.int32)
 _GRAM_CODE[np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", np.uint8)] = np.arange(1, 37)
+_GRAM_CODES = _GRAM_CODE.tolist()  # the same for one typed word, in Python (a numpy call per query costs more)
 
 
 def _gram_matrix(codes: np.ndarray) -> np.ndarray:
     """Trigram codes of each row of character codes, the start padded with two blanks."""
     padded = np.concatenate([np.zeros((len(codes), 2), np.int32), codes], axis=1)
     return padded[:, :-2] * _GRAM_CHARS**2 + padded[:, 1:-1] * _GRAM_CHARS + padded[:, 2:]
+
+
+def _grams(typed: bytes) -> list[int]:
+    """The distinct trigram codes of one word (`_gram_matrix` of one row), sorted."""
+    codes = [0, 0, *(_GRAM_CODES[c] for c in typed)]
+    return sorted({(a * _GRAM_CHARS + b) * _GRAM_CHARS + c for a, b, c in zip(codes, codes[1:], codes[2:])})
 
 
 class _Typos:
@@ -314,7 +331,9 @@ class _Typos:
         self.width = max(1, min(self.WIDTH, int(lengths.max()) if len(lengths) else 1))
         self.words = fixed_width(vocab, self.width)
         self.length = lengths.astype(np.int32)
-        grams = _gram_matrix(_GRAM_CODE[self.words.view(np.uint8).reshape(len(self.words), self.width)])
+        self.stored = np.minimum(self.length, self.width)  # a word's length as stored (at most `width` letters)
+        letters = self.words.view(np.uint8).reshape(len(self.words), self.width)
+        grams = _gram_matrix(_GRAM_CODE[letters])
         grams[np.arange(self.width) >= self.length[:, None]] = -1
         grams.sort(axis=1)
         grams[:, 1:][grams[:, 1:] == grams[:, :-1]] = -1  # each gram once per word
@@ -325,54 +344,62 @@ class _Typos:
         self.postings = owners[order]
         self.offsets = np.zeros(_GRAM_CHARS**3 + 1, dtype=np.int64)
         np.cumsum(np.bincount(codes, minlength=_GRAM_CHARS**3), out=self.offsets[1:])
+        self._first = np.arange(self.width + 1)[:, None, None] > np.arange(self.width)  # [size]: a start's letters
+        self._size = np.arange(self.width + 1)[:, None]  # [size]: that size, a column to compare with `stored`
 
     @property
     def nbytes(self) -> int:
-        return self.words.nbytes + self.length.nbytes + self.postings.nbytes + self.offsets.nbytes
+        return self.words.nbytes + self.length.nbytes + self.stored.nbytes + self.postings.nbytes + self.offsets.nbytes
 
-    def near(self, term: str, edits: int) -> list[tuple[int, np.ndarray]]:
-        """[(cost, word ids)], cheapest first, of the words whose start is d = 1..edits edits (OSA) from `term`:
+    def near(self, term: str, edits: int) -> tuple[np.ndarray, np.ndarray]:
+        """(word ids, costs) of the words whose start is d = 1..edits edits (OSA) from `term`, ids ascending:
         cost 2 * d, plus 1 when the whole word is further than its start."""
         if edits <= 0 or not len(self.words):
-            return []
+            return np.zeros(0, np.int32), np.zeros(0, np.int32)
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
         typed = term.encode("ascii")[: self.width]
-        grams = distinct(_gram_matrix(_GRAM_CODE[np.frombuffer(typed, np.uint8)][None, :])[0])
-        lists = [self.postings[self.offsets[g] : self.offsets[g + 1]] for g in grams.tolist()]
-        counts = np.bincount(np.concatenate(lists), minlength=len(self.words))
+        grams = _grams(typed)
+        offsets = self.offsets
+        counts = np.bincount(np.concatenate([self.postings[offsets[g] : offsets[g + 1]] for g in grams]),
+                             minlength=len(self.words))
         # an edit changes at most 3 trigrams, a swap 4: a word sharing fewer cannot be that close
-        cand = np.flatnonzero(counts >= max(1, len(grams) - 4 * edits))
-        if len(typed) >= 2:  # ... except that swapping the first two letters of 4 may leave none: those words by prefix
+        least = max(1, len(grams) - 4 * edits)
+        if 2 <= len(typed) and len(grams) < 5:  # ... except that swapping the first two letters of 4 may leave none:
+            # those words by prefix (from 5 trigrams, the ones after the first 4 are shared and enough)
             swapped = typed[1:2] + typed[:1] + typed[2:]
-            lo = np.searchsorted(self.words, swapped, side="left")
-            hi = np.searchsorted(self.words, swapped[:-1] + bytes([swapped[-1] + 1]), side="left")
-            cand = distinct(np.concatenate([cand, np.arange(lo, hi)]))
-        cand = cand[self.length[cand] >= len(term) - edits]
+            lo, hi = np.searchsorted(self.words, [swapped, swapped[:-1] + bytes([swapped[-1] + 1])])
+            counts[lo:hi] = least
+        cand = np.flatnonzero(counts >= least)
+        if len(term) > len(typed):  # (otherwise a word too short has no start of a size that counts, see below)
+            cand = cand[self.length[cand] >= len(term) - edits]
+        # A letter more or less at the end of a start changes its distance by at most 1, so a start `edits` away
+        # leaves the start as long as the term at most 2 * edits away: one distance per candidate drops most of them
+        # (those that share only the term's first letters) before every start of every candidate is compared.
+        if len(cand):
+            cand = cand[process.cdist([typed], self.words[cand].astype(f"S{len(typed)}"), scorer=OSA.distance,
+                                      score_cutoff=2 * edits, dtype=np.int32)[0] <= 2 * edits]
         if not len(cand):
-            return []
-        words = self.words[cand]
-        stored = np.minimum(self.length[cand], self.width)  # a word's length as stored (at most `width` letters)
-        # Each word's distinct starts of the lengths that count, all in one cdist call (a call costs ~10 us before
-        # any work): a start longer than the word is the word itself, so it is not sent again.  The whole word is
-        # the start of its own length; a word longer than every start is over the cutoff whole (OSA >= the
-        # difference in length).
-        sizes = range(max(1, len(typed) - edits), min(self.width, len(typed) + edits) + 1)
-        owners = [np.flatnonzero(stored >= size) for size in sizes]
-        choices = np.concatenate([words[o].astype(f"S{size}") for o, size in zip(owners, sizes, strict=True)])
-        d = process.cdist([typed], choices, scorer=OSA.distance, score_cutoff=edits, dtype=np.int32)[0]  # over: cutoff + 1
-        best = np.full(len(cand), edits + 1, dtype=np.int32)
-        whole = np.full(len(cand), edits + 1, dtype=np.int32)
-        at = 0
-        for o, size in zip(owners, sizes, strict=True):
-            block = d[at : at + len(o)]
-            at += len(o)
-            best[o] = np.minimum(best[o], block)
-            ends = stored[o] == size
-            whole[o[ends]] = block[ends]
-        cost = 2 * best + (whole != best)
-        return [(c, cand[cost == c]) for c in range(2, 2 * edits + 2) if np.any(cost == c)]
+            return cand.astype(np.int32), np.zeros(0, np.int32)
+        # The distance to each start of the lengths that count, all in one cdist call (a call costs ~10 us before any
+        # work): starts[size - low, i] is candidate i's start of that size.  A start longer than the word is the word
+        # itself, so it is not sent again (it stays over the cutoff); a word longer than every start is over the
+        # cutoff whole (OSA >= the difference in length).
+        low, high = max(1, len(typed) - edits), min(self.width, len(typed) + edits)
+        stored = self.stored[cand]
+        sent = self._size[low : high + 1] <= stored
+        starts = (self.words[cand].view(np.uint8).reshape(len(cand), self.width) * self._first[low : high + 1])
+        d = np.full(sent.shape, edits + 1, dtype=np.int32)
+        d[sent] = process.cdist([typed], starts.view(f"S{self.width}")[sent].ravel(), scorer=OSA.distance,
+                                score_cutoff=edits, dtype=np.int32)[0]  # over the cutoff: cutoff + 1
+        # 2 * d, plus 1 for a start shorter than the word: the least is 2 * the best start's d, plus 1 unless the
+        # whole word is as close
+        d *= 2
+        d += self._size[low : high + 1] < stored
+        cost = d.min(axis=0)
+        keep = (cost >= 2) & (cost <= 2 * edits + 1)  # 0 and 1: a start is the term (the prefix tiers have it)
+        return cand[keep].astype(np.int32), cost[keep]
 
 
 __all__ = ["NameIndex", "fold", "max_edits", "words"]

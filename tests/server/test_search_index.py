@@ -10,7 +10,7 @@ from rapidfuzz.distance import OSA
 from server._namekeys import tokenise
 from etl.arrays import distinct
 from server._ranges import RangeSmallest, SortedStrings, smallest_distinct
-from server.search import NameIndex, max_edits, words
+from server.search import NameIndex, _Typos, max_edits, words
 
 
 def test_range_smallest_is_the_k_smallest_distinct_values_of_any_range():
@@ -77,6 +77,40 @@ def test_the_core_drops_only_a_trailing_legal_form():
     assert cores[11] == "grupo bimbo"  # "s a b de c v"
     assert cores[12] == "holding"
     assert cores[13] == "x" and cores[2] == "" and cores[4] == ""
+
+
+# ---------------------------------------------------------------------------- typo candidates, by hand
+
+def _near(vocab: list[str], term: str) -> dict[str, int]:
+    typos = _Typos(pa.array(sorted(vocab), pa.string()))
+    ids, costs = typos.near(term, max_edits(term))
+    return {sorted(vocab)[i]: c for i, c in zip(ids.tolist(), costs.tolist(), strict=True)}
+
+
+def test_near_costs_at_the_edges_of_its_pruning():
+    """cost = 2 * edits of the word's closest start, + 1 when the whole word is further (1 edit below 8 letters)."""
+    vocab = ["bacdef", "abdcef", "abcdfe", "xbcdef", "abcxef", "abdef", "abcef", "abce", "abcdegxx", "abcdxyzw",
+             "abcdefgh", "abcdfexx", "zzzzzz"]
+    assert _near(vocab, "abcdef") == {
+        "bacdef": 2, "abdcef": 2, "abcdfe": 2,  # swapped neighbours: one edit (first, middle, last two letters)
+        "xbcdef": 2, "abcxef": 2,  # a letter replaced
+        "abdef": 2, "abcef": 2,  # a letter missing: 5 letters, the shortest a word may be
+        "abcdegxx": 3, "abcdfexx": 3,  # one edit from the start only ("abcdeg", "abcdfe"), three from the whole word
+    }  # "abce": too short; "abcdxyzw": its 6-letter start is 2 away (kept by the first filter), every start > 1;
+    # "abcdefgh": starts with the term (a prefix match, not a typo)
+
+
+def test_near_two_edits_from_eight_letters():
+    vocab = ["bacdefhg", "bacdefhgxx", "abcdefgh", "abdcefgh", "axcdexgh", "axcdexghx", "abxxxfgh"]
+    assert _near(vocab, "abcdefgh") == {"bacdefhg": 4, "bacdefhgxx": 5, "abdcefgh": 2, "axcdexgh": 4, "axcdexghx": 5}
+    assert _near(vocab, "abcdefg") == {"abdcefgh": 3}  # 7 letters: one edit only
+
+
+def test_near_a_four_letter_term_with_its_first_letters_swapped():
+    """Swapping the first two of 4 letters changes every trigram; those words come from a prefix look-up."""
+    vocab = ["bacd", "bacdxyz", "abcx", "abxd", "xyzw", "ab"]
+    assert _near(vocab, "abcd") == {"bacd": 2, "bacdxyz": 3, "abcx": 2, "abxd": 2}
+    assert _near(vocab, "abc") == {}  # 3 letters: prefixes only
 
 
 # ---------------------------------------------------------------------------- whole searches against brute force
