@@ -113,10 +113,22 @@ class Scenario:
     ref_p50_ms: float
     ref_p99_ms: float
     cache_hits: int | None = None
+    # Runs of the scenario (API then reference, each time): the figures above are the run with the median
+    # API req/s; over all runs, the lowest and highest ratio and API p99 (this machine's run-to-run spread
+    # is 10-20% in req/s, and more in p99)
+    runs: int = 1
+    ratio_range: tuple[float, float] | None = None
+    p99_range: tuple[float, float] | None = None
 
     @property
     def ratio(self) -> float:
         return self.rps / self.ref_rps if self.ref_rps else 0.0
+
+
+def median_run(runs: list[tuple[dict, dict]]) -> tuple[dict, dict]:
+    """Of (API figures, reference figures) pairs, the pair whose API req/s is the median (the lower
+    middle one of an even count): one real run, not a mix of figures from several."""
+    return sorted(runs, key=lambda r: r[0]["rps"])[(len(runs) - 1) // 2]
 
 
 @dataclass
@@ -470,7 +482,9 @@ SCENARIOS = {
 
 
 def warm(port: int, path: str, bodies: list[str], headers: dict[str, str], threads: int = 4) -> None:
-    """Send every distinct request once, so that a cache-on scenario measures hits, not the first misses."""
+    """Send every distinct request once before a timed run: every scenario then measures the steady
+    state (compiled plans, the pool's pages of the memory-mapped copies read once), not a fresh
+    process's first pass, and a cache-on scenario measures hits, not the first misses."""
     from concurrent.futures import ThreadPoolExecutor
 
     def one(body: str) -> None:
@@ -494,7 +508,9 @@ def start_server(data_dir: Path, config_dir: Path | None, env: dict[str, str], l
 
 def bench_api(data_dir: Path, workdir: Path, *, duration: float = 10.0, max_requests: int = 200_000,
               connections: int = CONNECTIONS, engine: str = "auto", seed: int = 42, scenarios: list[str] | None = None,
-              startup_timeout: float = 900.0) -> ApiResult:
+              startup_timeout: float = 900.0, repeats: int = 1) -> ApiResult:
+    """Startup, then each scenario's load against the API and against the bare reference, `repeats`
+    times (see `Scenario`)."""
     from server.keys import hash_key, new_key
 
     data_dir, workdir = Path(data_dir), Path(workdir)
@@ -547,14 +563,18 @@ def bench_api(data_dir: Path, workdir: Path, *, duration: float = 10.0, max_requ
                 for i, name in enumerate(todo):
                     pool, _, label = SCENARIOS[name]
                     kw = {"connections": connections, "duration": duration, "max_requests": max_requests, "seed": seed + i, "workdir": tmp}
-                    if cache_on:
-                        warm(server.port, "/graphql", pools[pool], headers)
-                    api = run_load(server.port, "/graphql", pools[pool], headers, **kw)
-                    refm = run_load(ref.port, f"/ref/{pool}", pools[pool], headers, **kw)
+                    warm(server.port, "/graphql", pools[pool], headers)
+                    runs = [(run_load(server.port, "/graphql", pools[pool], headers, **kw),
+                             run_load(ref.port, f"/ref/{pool}", pools[pool], headers, **kw)) for _ in range(repeats)]
+                    api, refm = median_run(runs)
+                    ratios = [a["rps"] / r["rps"] if r["rps"] else 0.0 for a, r in runs]
+                    p99s = [a["p99_ms"] for a, _ in runs]
                     note = f"{len(pools[pool]):,} distinct requests" if len(pools[pool]) > 1 else "one request"
                     result.scenarios.append(Scenario(
-                        name, f"{label}; {note}", api["requests"], api["rps"], api["p50_ms"], api["p99_ms"], api["errors"],
-                        refm["requests"], refm["rps"], refm["p50_ms"], refm["p99_ms"], api["hits"] if cache_on else None))
+                        name, f"{label}; {note}", api["requests"], api["rps"], api["p50_ms"], api["p99_ms"],
+                        sum(a["errors"] for a, _ in runs), refm["requests"], refm["rps"], refm["p50_ms"], refm["p99_ms"],
+                        api["hits"] if cache_on else None, repeats,
+                        (round(min(ratios), 4), round(max(ratios), 4)), (min(p99s), max(p99s))))
             finally:
                 peak = server.stop()
                 if not cache_on:
@@ -715,6 +735,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--engine", choices=["auto", "wrk", "python"], default="auto")
     p.add_argument("--scenarios", default="")
+    p.add_argument("--repeats", type=int, default=3, help="load runs per scenario; the median run is reported")
     args = parser.parse_args(argv)
     if args.cmd == "reference":
         reference_main(args.bodies, args.port)
@@ -728,7 +749,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(asdict(bench_startup(args.data_dir, Path(tempfile.mkdtemp())))))
     else:
         res = bench_api(args.data_dir, Path(tempfile.mkdtemp()), duration=args.duration, engine=args.engine,
-                        scenarios=[s for s in args.scenarios.split(",") if s] or None)
+                        scenarios=[s for s in args.scenarios.split(",") if s] or None, repeats=args.repeats)
         print(json.dumps(res.to_json(), indent=2))
 
 

@@ -15,10 +15,10 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
