@@ -33,6 +33,7 @@ from etl.clustered import (ClusteredTable, IpcRowReader, RowGroupReader, SortedK
                            small_row_groups, sorted_by)
 from etl.linking.schemas import READ_ORDER as LINK_READ_ORDER
 from rules.schemas import READ_ORDER
+from server._values import ColumnValues, column_values
 from server.search import NameIndex
 from server.summary import BookSummary
 
@@ -62,6 +63,8 @@ METRICS_FRAME = ["account_id", "account_name", "parent_id", "region", "country_c
                  "owner_name", "health_score", "health_category", "churn_risk", "churn_level", "mrr_usd", "arr_usd",
                  "active_services", "annual_revenue_usd", "yoy_growth", "win_rate", "clv_usd",
                  "next_contract_end_date", "days_to_contract_end"]
+# Up to this many scattered rows of an in-memory table are read from its buffers (server._values), more by Arrow's take.
+SCATTERED_FROM_BUFFERS = 64
 REVIEW_TEXT = frozenset({"account_name_a", "account_name_b", "member_account_ids", "evidence", "reason"})
 OPTIONAL_TABLES = (ALERTS, RECOMMENDATIONS, RULE_FACTS, MASTER_ACCOUNTS, ACCOUNT_LINKS, REVIEW_QUEUE, ROLLUPS)
 
@@ -140,19 +143,33 @@ class Table:
         if hi - lo <= 2 * n:  # nearby rows (one customer's page): slice the range, pick in Python; no Arrow take
             rows = _dicts(cols, lambda a: a.slice(lo, hi - lo))
             return [rows[p - lo] for p in positions.tolist()]
+        if n <= SCATTERED_FROM_BUFFERS:  # a few rows here and there (search hits): from the buffers (server._values)
+            names = [c[0] for c in cols]
+            index = None
+            values = []
+            for _, arr, is_float, reader in cols:
+                if reader is not None:
+                    values.append(reader.many(positions))
+                    continue
+                index = pa.array(positions) if index is None else index
+                vals = arr.take(index).to_pylist()
+                values.append([None if v != v else v for v in vals] if is_float else vals)
+            return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
         index = pa.array(positions)
         return _dicts(cols, lambda a: a.take(index))
 
     def column(self, name: str) -> pa.ChunkedArray:
         return self.arrow.column(name)
 
-    def _columns(self, only: Sequence[str] | None = None) -> list[tuple[str, pa.Array, bool]]:
-        """(name, the column as one array, whether it is floating point) of every column, or of those
-        of `only` the table has; made on first use."""
+    def _columns(self, only: Sequence[str] | None = None) -> list[tuple[str, pa.Array, bool, ColumnValues | None]]:
+        """(name, the column as one array, whether it is floating point, its reader from the buffers or
+        None) of every column, or of those of `only` the table has; made on first use."""
         cols = self.__dict__.get("_cols")
         if cols is None:
-            cols = [(name, col.chunk(0) if col.num_chunks == 1 else col.combine_chunks(), pa.types.is_floating(col.type))
-                    for name, col in zip(self.arrow.column_names, self.arrow.columns, strict=True)]
+            cols = []
+            for name, col in zip(self.arrow.column_names, self.arrow.columns, strict=True):
+                arr = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+                cols.append((name, arr, pa.types.is_floating(col.type), column_values(arr)))
             self._cols = cols
             self._col_by_name = {c[0]: c for c in cols}
         if only is None:
@@ -160,10 +177,13 @@ class Table:
         by_name = self._col_by_name
         return [by_name[c] for c in only if c in by_name]
 
-    def _row(self, pos: int, columns: list[tuple[str, pa.Array, bool]] | None = None) -> dict[str, Any]:
+    def _row(self, pos: int, columns: list[tuple[str, pa.Array, bool, ColumnValues | None]] | None = None) -> dict[str, Any]:
         """One row as a dict, value by value (a one-row slice's to_pylist costs several times more)."""
         out = {}
-        for name, arr, is_float in columns if columns is not None else self._columns():
+        for name, arr, is_float, reader in columns if columns is not None else self._columns():
+            if reader is not None:
+                out[name] = reader.one(pos)
+                continue
             v = arr[pos].as_py()
             out[name] = None if is_float and v != v else v  # NaN is a null
         return out
@@ -337,11 +357,12 @@ class KeyPositions:
         return pos
 
 
-def _dicts(columns: list[tuple[str, pa.Array, bool]], pick) -> list[dict[str, Any]]:
+def _dicts(columns: list[tuple], pick) -> list[dict[str, Any]]:
     """Rows as dicts of Python values, converted column by column (`pick` selects the rows of each
-    column): the same dicts as ``to_pylist`` of those rows in about a third of the time; NaN is a null."""
+    column; a column is (name, array, is floating point, ...)): the same dicts as ``to_pylist`` of
+    those rows in about a third of the time; NaN is a null."""
     names, values = [], []
-    for name, arr, is_float in columns:
+    for name, arr, is_float, *_ in columns:
         vals = pick(arr).to_pylist()
         if is_float:
             vals = [None if v != v else v for v in vals]

@@ -55,3 +55,44 @@ def test_pylist_matches_to_pylist_on_every_gold_table(published):
         table = pq.read_table(snap.table_path("gold", name))
         for part in (table.slice(0, 0), table.slice(0, 1), table.slice(max(0, table.num_rows - 5), 5)):
             assert _pylist(part) == expected(part), name
+
+
+def test_values_from_buffers_are_to_pylists():
+    """server._values reads numbers, booleans, dates and strings from the buffers: for every position,
+    one at a time and many at once, the values of to_pylist (NaN as null), sliced arrays included."""
+    from datetime import date
+
+    from server._values import column_values
+
+    arrays = [
+        pa.array([1, None, -3, 2**40, 0], pa.int64()),
+        pa.array([1, 2, None, 4, 5], pa.int8()),
+        pa.array([2**64 - 1, 0, None, 7, 1], pa.uint64()),
+        pa.array([1.5, None, float("nan"), -0.0, 1e300], pa.float64()),
+        pa.array([1.5, None, float("nan"), 2.25, 3.0], pa.float32()),
+        pa.array([True, None, False, True, False], pa.bool_()),
+        pa.array([date(2026, 10, 31), None, date(1970, 1, 1), date(1, 1, 1), date(9999, 12, 31)], pa.date32()),
+        pa.array(["acme", None, "", "Zürich Telecom ✓", "x" * 300], pa.string()),
+        pa.array(["a", "", None, "é", "bc"], pa.large_string()),
+        pa.array([None, None, None, None, None], pa.string()),
+        pa.array(["", "", "", "", ""], pa.string()),
+    ]
+    # a null whose slot holds a day no date has, and bytes that are not UTF-8: still None
+    garbage_days = pa.Array.from_buffers(pa.date32(), 3, [pa.py_buffer(bytes([0b101])), pa.py_buffer(np.array([1, 2**31 - 1, 3], np.int32).tobytes())])
+    garbage_text = pa.Array.from_buffers(pa.string(), 2, [pa.py_buffer(bytes([0b01])), pa.py_buffer(np.array([0, 1, 3], np.int32).tobytes()),
+                                                          pa.py_buffer(b"a\xff\xfe")])
+    arrays += [garbage_days, garbage_text]
+    arrays += [a.slice(1, 3) for a in arrays[:9]]  # offsets into the buffers
+    for arr in arrays:
+        reader = column_values(arr)
+        assert reader is not None, arr.type
+        want = [None if isinstance(v, float) and math.isnan(v) else v for v in arr.to_pylist()]
+        got_one = [reader.one(p) for p in range(len(arr))]
+        assert got_one == want and [type(v) for v in got_one] == [type(v) for v in want], (arr.type, got_one, want)
+        for ps in (list(range(len(arr))), list(range(len(arr)))[::-1], [0, 0, len(arr) - 1]):
+            got = reader.many(np.array(ps, np.int64))
+            assert got == [want[p] for p in ps] and [type(v) for v in got] == [type(want[p]) for p in ps], (arr.type, ps)
+    # everything else stays with Arrow
+    for arr in (pa.array([1], pa.timestamp("us", tz="UTC")), pa.array([[1]]), pa.array([{"a": 1}]), pa.array([b"x"]),
+                pa.array(["a"]).dictionary_encode(), pa.array([1.0], pa.float16())):
+        assert column_values(arr) is None, arr.type
