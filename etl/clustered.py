@@ -509,6 +509,11 @@ class IpcRowReader(_ChunkedRows):
     def _batch(self, i: int) -> pa.RecordBatch:
         return self._cache.get(i, self._file.get_batch)
 
+    def batch(self, i: int) -> pa.RecordBatch:
+        """Record batch `i` (rows ``[i * batch_rows, (i + 1) * batch_rows)``)."""
+        with self._lock:
+            return self._batch(i)
+
     def read(self, lo: int, hi: int) -> pa.Table:
         """Rows [lo, hi) of the file."""
         lo, hi = max(lo, 0), min(hi, self._rows)

@@ -65,6 +65,8 @@ METRICS_FRAME = ["account_id", "account_name", "parent_id", "region", "country_c
                  "next_contract_end_date", "days_to_contract_end"]
 # Up to this many scattered rows of an in-memory table are read from its buffers (server._values), more by Arrow's take.
 SCATTERED_FROM_BUFFERS = 64
+# Up to this many rows of one key of a served copy are read value by value (`FileTable.records`), more column by column.
+FEW_ROWS = 16
 REVIEW_TEXT = frozenset({"account_name_a", "account_name_b", "member_account_ids", "evidence", "reason"})
 OPTIONAL_TABLES = (ALERTS, RECOMMENDATIONS, RULE_FACTS, MASTER_ACCOUNTS, ACCOUNT_LINKS, REVIEW_QUEUE, ROLLUPS)
 
@@ -295,6 +297,11 @@ class FileTable(Table):
         self.df = frame.to_pandas(split_blocks=True)
         self.key = key
         self.keys = SortedKeys(frame.column(key)) if key else None
+        # An uncompressed served copy keeps its few large batches (views of the map): their columns'
+        # readers (server._values), by batch, are kept too, so a key's few rows are read value by value.
+        self._kept = isinstance(self.reader, IpcRowReader) and self.reader.uncompressed
+        self._batch_columns: dict[int, dict[str, tuple]] = {}
+        self._batch_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path, sort_by: list[str] | None, key: str | None, leave_out: frozenset[str] = frozenset(),
@@ -312,13 +319,34 @@ class FileTable(Table):
 
     def records(self, value: str, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         lo, hi = self.span(value)
-        return _pylist(self.reader.read(lo, hi), columns) if hi > lo else []
+        if hi <= lo:
+            return []
+        if self._kept and hi - lo <= FEW_ROWS:
+            b = lo // self.reader.batch_rows
+            if (hi - 1) // self.reader.batch_rows == b:  # in one batch (rows of one key nearly always are)
+                return self._batch_rows(b, lo - b * self.reader.batch_rows, hi - lo, columns)
+        return _pylist(self.reader.read(lo, hi), columns)
+
+    def _batch_rows(self, b: int, start: int, n: int, columns: Sequence[str] | None) -> list[dict[str, Any]]:
+        """Rows [start, start + n) of kept batch `b`, value by value (`Table._row`)."""
+        by_name = self._batch_columns.get(b)
+        if by_name is None:
+            batch = self.reader.batch(b)
+            by_name = {name: (name, arr, arr.type.id in _FLOATS, column_values(arr))
+                       for name, arr in zip(batch.schema.names, batch.columns, strict=True)}
+            with self._batch_lock:
+                self._batch_columns[b] = by_name
+        cols = list(by_name.values()) if columns is None else [by_name[c] for c in columns if c in by_name]
+        return [self._row(start + i, cols) for i in range(n)]
 
     def take(self, positions, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         positions = np.asarray(positions, dtype=np.int64)
         if not len(positions):
             return []
-        # one row (an account's master row, one alert): a slice, not a take
+        if self._kept and len(positions) == 1:  # one row (an account's master row, one alert)
+            p = int(positions[0])
+            b = p // self.reader.batch_rows
+            return self._batch_rows(b, p - b * self.reader.batch_rows, 1, columns)
         rows = self.reader.read(int(positions[0]), int(positions[0]) + 1) if len(positions) == 1 else self.reader.take(positions)
         return _pylist(rows, columns)
 

@@ -83,6 +83,27 @@ def test_the_two_snapshots_read_from_different_files(apps):
     assert isinstance(with_copies.timeline, ClusteredTable) and isinstance(older.timeline, ClusteredTable)
 
 
+def test_rows_of_kept_batches_are_the_parquet_files_rows(apps):
+    """An uncompressed copy's rows are read value by value from its kept batches (FileTable._batch_rows):
+    every key's records, single rows and column subsets equal the Parquet file's rows (NaN as null)."""
+    from tests.server.test_snapshot_rows import expected
+
+    (_, with_copies, _), _ = apps
+    for name in ("alerts", "recommendations", "rule_facts", "master_members", "links", "rollups", "review_queue"):
+        table = getattr(with_copies, name)
+        assert table._kept, name
+        whole = pq.read_table(table.path)
+        keys = list(dict.fromkeys(table.df[table.key]))[:200] + ["no-such-key"] if table.key else []  # the review queue has none
+        for key in keys:
+            lo, hi = table.span(key)
+            assert table.records(key) == expected(whole.slice(lo, hi - lo)), (name, key)
+        cols = whole.column_names[::2] + ["no_such_column"]
+        for p in sorted({*range(min(50, whole.num_rows)), whole.num_rows - 1} - {-1}):
+            assert table.take([p]) == expected(whole.slice(p, 1)), (name, p)
+            assert table.take([p], cols) == [{c: v for c, v in expected(whole.slice(p, 1))[0].items() if c in cols}], (name, p)
+    assert with_copies.alerts._batch_columns  # the kept batches' readers were made and kept
+
+
 def test_profiles_and_client_operations_answer_the_same_with_and_without_copies(apps):
     with_copies, older = apps
     snap = with_copies[1]
