@@ -107,9 +107,10 @@ class SortedKeys:
         return int(self.values.searchsorted(b, side="left")), int(self.values.searchsorted(b, side="right"))
 
     def find(self, key: str) -> int:
-        """The first position of `key`, or -1."""
-        lo, hi = self.range(key)
-        return lo if hi > lo else -1
+        """The first position of `key`, or -1 (one binary search, not `range`'s two)."""
+        b = key.encode()
+        i = int(self.values.searchsorted(b, side="left"))
+        return i if i < len(self.values) and self.values[i] == b else -1
 
     def find_many(self, keys: Sequence[str]) -> np.ndarray:
         """`find` for many keys at once (-1 for the unknown)."""

@@ -144,6 +144,7 @@ def test_fixed_width_keys_sort_and_find_like_strings():
     assert keys.tolist() == words
     assert [keys.find(w) for w in words] == list(range(len(words)))
     assert keys.find("abcd") == -1 and keys.range("aa") == (2, 2)
+    assert keys.find("éb") == -1 and keys.find("aa") == -1 and SortedKeys(pa.array([], pa.string())).find("a") == -1  # past the end, between, empty
     assert keys.find_many(["z", "nope", "é"]).tolist() == [5, -1, 6]
     assert fixed_width(pa.array(["x", None])).tolist() == [b"x", b""]
     assert sorted(fixed_width(pa.array(words[::-1])).tolist()) == [w.encode() for w in words]
