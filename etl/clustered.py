@@ -17,8 +17,8 @@ previous history of one partition's accounts only.
 Decoding a 2,048-row Parquet row group costs about 0.4 ms, far more than the
 few rows an API request wants.  So every table the API reads row by row also
 gets a *served copy* (`served_path`: ``_serve/<table>.arrow`` beside it): the
-same rows in the same order as an Arrow IPC file in record batches of exactly
-uniform record batches: LZ4-compressed batches of `SERVED_BATCH_ROWS` rows for
+same rows in the same order as an Arrow IPC file in uniform record batches:
+LZ4-compressed batches of `SERVED_BATCH_ROWS` rows for
 the timeline and the history (about 20 us to read a batch from the memory map;
 twice the Parquet file's size), uncompressed batches of `UNCOMPRESSED_BATCH_ROWS`
 rows for the tables of about a row per account (three times the LZ4 size, but

@@ -4,8 +4,9 @@ A customer 360 request reads one metrics row of 40-odd columns, a search
 request 8 rows of a handful; through Arrow each column costs a call that
 makes a scalar or a taken array and then converts it (about 1 us a column
 for one row, 3-4 us for 8).  Numbers, booleans, dates and strings can be
-read straight from the column's buffers instead: numpy views of the values
-(and of the validity bitmap), made once per column, no copy.  `column_values`
+read straight from the column's buffers instead: numpy views (for many rows)
+and memoryviews (for one) of the values and the validity bitmap, made once
+per column, no copy.  `column_values`
 gives a reader for those types and None for the others (timestamps, lists,
 structs, ...), which stay with Arrow.  The values are ``to_pylist``'s: the
 same Python types, None for a null; a float NaN is None too (the API's rule).
@@ -13,6 +14,7 @@ same Python types, None for a null; a float NaN is None too (the API's rule).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from datetime import date
 from typing import Any
 
@@ -30,8 +32,9 @@ def _view(buf: pa.Buffer, fmt: str, start: int, count: int) -> memoryview:
     return raw[: len(raw) // size * size].cast(fmt)[start : start + count]
 
 
-class ColumnValues:
-    """Values at positions of one array; `one` for a row, `many` for an array of positions."""
+class ColumnValues(ABC):
+    """Values at positions of one array; `one` for a row, `many` for an array of positions.  A type's
+    subclass reads its values (`_value`, `_values`); nulls are handled here, from the validity bitmap."""
 
     __slots__ = ("_bits", "_bitmap", "_off")
 
@@ -61,11 +64,13 @@ class ColumnValues:
         q = ps + self._off
         return np.flatnonzero(((self._bits[q >> 3] >> (q & 7)) & 1) == 0)
 
+    @abstractmethod
     def _value(self, p: int) -> Any:
-        raise NotImplementedError
+        """The value at position `p` (not null)."""
 
+    @abstractmethod
     def _values(self, ps: np.ndarray) -> list[Any]:
-        raise NotImplementedError
+        """The values at positions `ps`; a null's slot may give anything (`many` replaces it), but never raises."""
 
 
 class _Numbers(ColumnValues):
