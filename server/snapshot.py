@@ -146,17 +146,7 @@ class Table:
             rows = _dicts(cols, lambda a: a.slice(lo, hi - lo))
             return [rows[p - lo] for p in positions.tolist()]
         if n <= SCATTERED_FROM_BUFFERS:  # a few rows here and there (search hits): from the buffers (server._values)
-            names = [c[0] for c in cols]
-            index = None
-            values = []
-            for _, arr, is_float, reader in cols:
-                if reader is not None:
-                    values.append(reader.many(positions))
-                    continue
-                index = pa.array(positions) if index is None else index
-                vals = arr.take(index).to_pylist()
-                values.append([None if v != v else v for v in vals] if is_float else vals)
-            return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+            return _dicts(cols, lambda a: a.take(pa.array(positions)), lambda reader: reader.many(positions))
         index = pa.array(positions)
         return _dicts(cols, lambda a: a.take(index))
 
@@ -168,10 +158,8 @@ class Table:
         None) of every column, or of those of `only` the table has; made on first use."""
         cols = self.__dict__.get("_cols")
         if cols is None:
-            cols = []
-            for name, col in zip(self.arrow.column_names, self.arrow.columns, strict=True):
-                arr = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
-                cols.append((name, arr, pa.types.is_floating(col.type), column_values(arr)))
+            cols = [_column(name, col.chunk(0) if col.num_chunks == 1 else col.combine_chunks())
+                    for name, col in zip(self.arrow.column_names, self.arrow.columns, strict=True)]
             self._cols = cols
             self._col_by_name = {c[0]: c for c in cols}
         if only is None:
@@ -301,7 +289,6 @@ class FileTable(Table):
         # readers (server._values), by batch, are kept too, so a key's few rows are read value by value.
         self._kept = isinstance(self.reader, IpcRowReader) and self.reader.uncompressed
         self._batch_columns: dict[int, dict[str, tuple]] = {}
-        self._batch_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path, sort_by: list[str] | None, key: str | None, leave_out: frozenset[str] = frozenset(),
@@ -330,12 +317,9 @@ class FileTable(Table):
     def _batch_rows(self, b: int, start: int, n: int, columns: Sequence[str] | None) -> list[dict[str, Any]]:
         """Rows [start, start + n) of kept batch `b`, value by value (`Table._row`)."""
         by_name = self._batch_columns.get(b)
-        if by_name is None:
+        if by_name is None:  # two threads may both make them: the same readers, one kept
             batch = self.reader.batch(b)
-            by_name = {name: (name, arr, arr.type.id in _FLOATS, column_values(arr))
-                       for name, arr in zip(batch.schema.names, batch.columns, strict=True)}
-            with self._batch_lock:
-                self._batch_columns[b] = by_name
+            by_name = self._batch_columns[b] = {name: _column(name, arr) for name, arr in zip(batch.schema.names, batch.columns, strict=True)}
         cols = list(by_name.values()) if columns is None else [by_name[c] for c in columns if c in by_name]
         return [self._row(start + i, cols) for i in range(n)]
 
@@ -347,8 +331,7 @@ class FileTable(Table):
             p = int(positions[0])
             b = p // self.reader.batch_rows
             return self._batch_rows(b, p - b * self.reader.batch_rows, 1, columns)
-        rows = self.reader.read(int(positions[0]), int(positions[0]) + 1) if len(positions) == 1 else self.reader.take(positions)
-        return _pylist(rows, columns)
+        return _reader_rows(self.reader, positions, columns)
 
     def column(self, name: str) -> pa.ChunkedArray:
         """One whole column, as Arrow, read from the file."""
@@ -385,15 +368,25 @@ class KeyPositions:
         return pos
 
 
-def _dicts(columns: list[tuple], pick) -> list[dict[str, Any]]:
-    """Rows as dicts of Python values, converted column by column (`pick` selects the rows of each
-    column; a column is (name, array, is floating point, ...)): the same dicts as ``to_pylist`` of
+def _column(name: str, arr: pa.Array) -> tuple[str, pa.Array, bool, ColumnValues | None]:
+    """How rows are read from one array: (name, the array, whether it is floating point, its reader from
+    the buffers or None: `server._values`)."""
+    return name, arr, arr.type.id in _FLOATS, column_values(arr)
+
+
+def _dicts(columns: list[tuple], pick, read=None) -> list[dict[str, Any]]:
+    """Rows as dicts of Python values, converted column by column: `pick` selects the rows of each
+    column's array (a column is (name, array, is floating point[, reader])), or, given, `read` takes
+    them from a column's reader from the buffers when it has one.  The same dicts as ``to_pylist`` of
     those rows in about a third of the time; NaN is a null."""
     names, values = [], []
-    for name, arr, is_float, *_ in columns:
-        vals = pick(arr).to_pylist()
-        if is_float:
-            vals = [None if v != v else v for v in vals]
+    for name, arr, is_float, *reader in columns:
+        if read is not None and reader and reader[0] is not None:
+            vals = read(reader[0])
+        else:
+            vals = pick(arr).to_pylist()
+            if is_float:
+                vals = [None if v != v else v for v in vals]
         names.append(name)
         values.append(vals)
     return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
@@ -424,6 +417,19 @@ def _pylist(table: pa.Table, columns: Sequence[str] | None = None) -> list[dict[
         if batch.num_rows:
             out += _dicts([(names[i], batch.column(i), f) for i, f in zip(wanted, floats, strict=True)], lambda a: a)
     return out
+
+
+def _reader_rows(reader, positions: np.ndarray, columns: Sequence[str] | None) -> list[dict[str, Any]]:
+    """Rows of a file's reader (etl.clustered: `read` and `take`) at these positions, in that order, as
+    `_pylist` dicts.  Nearby rows (one account's page, newest first) are one `read`, picked in Python
+    as `Table.take` picks them; others the reader's `take`."""
+    if not len(positions):
+        return []
+    lo, hi = int(positions.min()), int(positions.max()) + 1
+    if hi - lo <= 2 * len(positions):
+        rows = _pylist(reader.read(lo, hi), columns)
+        return [rows[p - lo] for p in positions.tolist()]
+    return _pylist(reader.take(positions), columns)
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -571,15 +577,7 @@ class Snapshot:
         `columns` (those the table has) when given."""
         if not isinstance(self.timeline, ClusteredTable):
             return self.timeline.take(positions, columns)
-        positions = np.asarray(positions, dtype=np.int64)
-        if not len(positions):
-            return []
-        reader = self.timeline.reader
-        lo, hi = int(positions.min()), int(positions.max()) + 1
-        if hi - lo == len(positions):  # one run of rows (a page of an account's events, newest first): read, reorder in Python
-            rows = _pylist(reader.read(lo, hi), columns)
-            return [rows[p - lo] for p in positions.tolist()]
-        return _pylist(reader.take(positions), columns)
+        return _reader_rows(self.timeline.reader, np.asarray(positions, dtype=np.int64), columns)
 
     def history_for(self, account_id: str) -> list[dict[str, Any]]:
         return self.history.records(account_id)

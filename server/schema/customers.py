@@ -29,6 +29,7 @@ from server.schema.alerts import (
     RuleEvaluation,
 )
 from server.schema.types import (
+    EVENT_COLUMNS,
     AsOf,
     ChurnLevel,
     HealthCategory,
@@ -37,7 +38,6 @@ from server.schema.types import (
     ScoreBreakdown,
     ScoreComponent,
     TimelineConnection,
-    EVENT_COLUMNS,
     TimelineEvent,
     TimelineEventType,
     cursor_decode,

@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 
 _MEMO_SIZE = 2048
-_memo: dict[tuple[int, tuple[str, ...]], tuple[tuple[FieldNode, ...], frozenset[str] | None]] = {}
-_columns_memo: dict[tuple, tuple[tuple[FieldNode, ...], tuple[str, ...] | None]] = {}
+_memo: dict[tuple, tuple[tuple[FieldNode, ...], frozenset[str] | None]] = {}  # field_names
+_columns_memo: dict[tuple, tuple[tuple[FieldNode, ...], tuple[str, ...] | None]] = {}  # selected_columns
 _memo_lock = threading.Lock()
 
 
@@ -51,38 +51,38 @@ def _names(nodes: tuple[FieldNode, ...], fragments: dict, path: tuple[str, ...])
         return None
 
 
+def _memoised(memo: dict, info, key: tuple, make):
+    """`make()`, memoised in `memo` under (the first field node's id, *key) for these very field nodes
+    (not others at a reused address); the memo is emptied when it reaches `_MEMO_SIZE`."""
+    raw = getattr(info, "_raw_info", info)
+    nodes = tuple(raw.field_nodes)
+    key = (id(nodes[0]), *key)
+    entry = memo.get(key)
+    if entry is not None and len(entry[0]) == len(nodes) and all(a is b for a, b in zip(entry[0], nodes, strict=True)):
+        return entry[1]
+    value = make(raw, nodes)
+    with _memo_lock:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[key] = (nodes, value)
+    return value
+
+
 def field_names(info, *path: str) -> frozenset[str] | None:
     """Names of the fields selected at `path` below the resolver's field (for a search hit's customer:
     ``field_names(info, "customer")``); None when that cannot be told."""
-    raw = getattr(info, "_raw_info", info)
-    nodes = tuple(raw.field_nodes)
-    key = (id(nodes[0]), path)
-    entry = _memo.get(key)
-    if entry is not None and len(entry[0]) == len(nodes) and all(a is b for a, b in zip(entry[0], nodes, strict=True)):
-        return entry[1]  # the same nodes, not others at a reused address
-    names = _names(nodes, raw.fragments, path)
-    with _memo_lock:
-        if len(_memo) >= _MEMO_SIZE:
-            _memo.clear()
-        _memo[key] = (nodes, names)
-    return names
+    return _memoised(_memo, info, (path,), lambda raw, nodes: _names(nodes, raw.fragments, path))
 
 
 def selected_columns(info, columns_of: dict[str, tuple[str, ...]], always: tuple[str, ...], *path: str) -> tuple[str, ...] | None:
     """The table columns the object selected at `path` below the resolver's field shows: `always`, then
     those `columns_of` maps each selected field name to; None (every column) when the selection cannot
     be told or names a field the map does not know.  Memoised like `field_names` (a tuple: shared)."""
-    raw = getattr(info, "_raw_info", info)
-    nodes = tuple(raw.field_nodes)
-    key = (id(nodes[0]), path, id(columns_of), always)
-    entry = _columns_memo.get(key)
-    if entry is not None and len(entry[0]) == len(nodes) and all(a is b for a, b in zip(entry[0], nodes, strict=True)):
-        return entry[1]
-    names = field_names(info, *path)
-    columns = None if names is None or not names <= columns_of.keys() else tuple(
-        dict.fromkeys([*always, *(c for n in names for c in columns_of[n])]))
-    with _memo_lock:
-        if len(_columns_memo) >= _MEMO_SIZE:
-            _columns_memo.clear()
-        _columns_memo[key] = (nodes, columns)
-    return columns
+
+    def make(raw, nodes) -> tuple[str, ...] | None:
+        names = field_names(info, *path)
+        if names is None or not names <= columns_of.keys():
+            return None
+        return tuple(dict.fromkeys([*always, *(c for n in names for c in columns_of[n])]))
+
+    return _memoised(_columns_memo, info, (path, id(columns_of), always), make)
