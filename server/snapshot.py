@@ -312,7 +312,7 @@ class FileTable(Table):
             b = lo // self.reader.batch_rows
             if (hi - 1) // self.reader.batch_rows == b:  # in one batch (rows of one key nearly always are)
                 return self._batch_rows(b, lo - b * self.reader.batch_rows, hi - lo, columns)
-        return _pylist(self.reader.read(lo, hi), columns)
+        return _pylist(self.reader.read(lo, hi, columns), columns)
 
     def _batch_rows(self, b: int, start: int, n: int, columns: Sequence[str] | None) -> list[dict[str, Any]]:
         """Rows [start, start + n) of kept batch `b`, value by value (`Table._row`)."""
@@ -427,7 +427,7 @@ def _reader_rows(reader, positions: np.ndarray, columns: Sequence[str] | None) -
         return []
     lo, hi = int(positions.min()), int(positions.max()) + 1
     if hi - lo <= 2 * len(positions):
-        rows = _pylist(reader.read(lo, hi), columns)
+        rows = _pylist(reader.read(lo, hi, columns), columns)
         return [rows[p - lo] for p in positions.tolist()]
     return _pylist(reader.take(positions), columns)
 

@@ -245,6 +245,32 @@ def test_ipc_reader_reads_what_the_parquet_reader_reads(tmp_path, monkeypatch, c
     assert len(ipc._cache) == (3 if codec == "uncompressed" else 2)
 
 
+@pytest.mark.parametrize("codec", ["lz4", "uncompressed"])
+def test_reads_of_some_columns_are_the_same_columns_of_whole_reads(tmp_path, monkeypatch, codec):
+    """`read(lo, hi, columns)`: the columns the file has, in the file's order, for every range and every
+    reader; an LZ4 copy decodes them with a reader of just those columns (a few kept, least recent out)."""
+    import etl.clustered as clustered
+    from etl.clustered import InMemoryRows, IpcRowReader, RowGroupReader, served_path
+
+    monkeypatch.setattr(clustered, "NARROW_READERS", 2)
+    path, table = _served(tmp_path, ROWS, codec=codec)
+    readers = [RowGroupReader(path), IpcRowReader(served_path(path), cache_batches=2), InMemoryRows(table)]
+    choices = [["event_id"], ["event_id", "account_id"], ["event_date", "nope"], ["nope"], [], list(table.schema.names)]
+    for columns in choices:
+        names = [n for n in table.schema.names if n in columns]
+        for lo in range(12):
+            for hi in range(lo, 12):
+                want = table.slice(lo, max(hi - lo, 0)).select(names)
+                for reader in readers:
+                    got = reader.read(lo, hi, columns)
+                    assert got.schema.names == names and got.num_rows == want.num_rows, (type(reader), columns, lo, hi)
+                    assert got.to_pylist() == want.to_pylist(), (type(reader), columns, lo, hi)
+    ipc = readers[1]
+    # narrow readers: one per column set read from a compressed copy, never more than NARROW_READERS
+    assert len(ipc._narrow) == (0 if codec == "uncompressed" else 2)
+    assert ipc.read(0, 11).equals(readers[0].read(0, 11))  # whole reads are unchanged
+
+
 def test_served_copy_batch_size_and_codec_are_recorded(tmp_path):
     """By default LZ4 copies have small batches (each read decodes one) and uncompressed copies large
     ones (nothing to decode); both are recorded in the schema, which is how the reader knows to keep
