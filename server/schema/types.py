@@ -7,6 +7,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
+import numpy as np
 import strawberry
 
 from server.explain import ComponentValue
@@ -53,7 +54,10 @@ class Fact:
     def text(value: Any) -> str | None:
         if value is None:
             return None
-        if isinstance(value, bool):
+        cls = value.__class__
+        if cls is int or cls is str:  # most facts (counts, days): one test, not the chain below
+            return str(value)
+        if isinstance(value, (bool, np.bool_)):
             return "yes" if value else "no"
         if isinstance(value, float):
             return f"{value:.4g}" if abs(value) < 1 else f"{value:,.2f}".rstrip("0").rstrip(".")

@@ -184,6 +184,18 @@ def test_lists_that_read_only_the_selected_columns_show_the_same_values(api):
     assert node["healthBreakdown"] == one["data"]["customer"]["healthBreakdown"]
 
 
+def test_fact_text_of_each_kind_of_value():
+    import numpy as np
+    from datetime import date, datetime
+
+    from server.schema.types import Fact
+
+    cases = [(None, None), (0, "0"), (12, "12"), (True, "yes"), (False, "no"), (np.bool_(True), "yes"), ("x", "x"),
+             (0.25, "0.25"), (-0.123456, "-0.1235"), (1234.5, "1,234.5"), (1200.0, "1,200"), (np.int64(7), "7"),
+             (date(2026, 3, 1), "2026-03-01"), (datetime(2026, 3, 1, 12, 5), "2026-03-01")]
+    assert [Fact.text(v) for v, _ in cases] == [want for _, want in cases]
+
+
 def test_breakdowns_read_alone_show_the_facts_of_the_whole_row(api):
     """customer(id) reads only the metrics columns its selection shows (the breakdowns' through
     explain.columns): a breakdown asked for alone equals explain.components over the whole gold row."""
