@@ -163,3 +163,21 @@ def column_values(arr: pa.Array) -> ColumnValues | None:
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return _Strings(arr)
     return None
+
+
+_DATE32 = pa.date32().id
+
+
+def pylist(arr: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """``arr.to_pylist()``, with date32 values made from the buffer: Arrow's conversion costs about 0.75 us
+    a date (a timeline page's 20 dates: 15 us), ``date.fromordinal`` on the day numbers a fifth of that."""
+    if arr.type.id != _DATE32:
+        return arr.to_pylist()
+    if isinstance(arr, pa.ChunkedArray):
+        return [v for chunk in arr.chunks for v in pylist(chunk)]
+    days = np.frombuffer(arr.buffers()[1], np.int32, count=len(arr) + arr.offset)[arr.offset :]
+    if not arr.null_count:
+        return [date.fromordinal(_EPOCH + d) for d in days.tolist()]
+    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    # a null's slot may hold any number, not always a valid date
+    return [date.fromordinal(_EPOCH + d) if ok else None for d, ok in zip(days.tolist(), valid.tolist(), strict=True)]

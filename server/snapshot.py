@@ -33,7 +33,7 @@ from etl.clustered import (ClusteredTable, IpcRowReader, RowGroupReader, SortedK
                            small_row_groups, sorted_by)
 from etl.linking.schemas import READ_ORDER as LINK_READ_ORDER
 from rules.schemas import READ_ORDER
-from server._values import ColumnValues, column_values
+from server._values import ColumnValues, column_values, pylist
 from server.search import NameIndex
 from server.summary import BookSummary
 
@@ -384,7 +384,7 @@ def _dicts(columns: list[tuple], pick, read=None) -> list[dict[str, Any]]:
         if read is not None and reader and reader[0] is not None:
             vals = read(reader[0])
         else:
-            vals = pick(arr).to_pylist()
+            vals = pylist(pick(arr))
             if is_float:
                 vals = [None if v != v else v for v in vals]
         names.append(name)

@@ -62,7 +62,7 @@ def test_values_from_buffers_are_to_pylists():
     one at a time and many at once, the values of to_pylist (NaN as null), sliced arrays included."""
     from datetime import date
 
-    from server._values import column_values
+    from server._values import column_values, pylist
 
     arrays = [
         pa.array([1, None, -3, 2**40, 0], pa.int64()),
@@ -92,6 +92,11 @@ def test_values_from_buffers_are_to_pylists():
         for ps in (list(range(len(arr))), list(range(len(arr)))[::-1], [0, 0, len(arr) - 1]):
             got = reader.many(np.array(ps, np.int64))
             assert got == [want[p] for p in ps] and [type(v) for v in got] == [type(want[p]) for p in ps], (arr.type, ps)
+        # pylist: to_pylist itself (NaN stays NaN), whole arrays and chunked ones
+        for whole in (arr, pa.chunked_array([arr, arr.slice(1)], arr.type)):
+            got, want_all = pylist(whole), whole.to_pylist()
+            assert [type(v) for v in got] == [type(v) for v in want_all] and [v if v == v else "nan" for v in got] == [
+                v if v == v else "nan" for v in want_all], (arr.type, got)
     # everything else stays with Arrow
     for arr in (pa.array([1], pa.timestamp("us", tz="UTC")), pa.array([[1]]), pa.array([{"a": 1}]), pa.array([b"x"]),
                 pa.array(["a"]).dictionary_encode(), pa.array([1.0], pa.float16())):
