@@ -53,9 +53,10 @@ def test_a_repeated_scenario_reports_its_median_run_and_the_spread():
     out = {"engine": "wrk", "connections": 32, "duration": 10.0, "max_requests": 100, "scenarios": [
         {"name": "search-typo", "note": "typo", "requests": 9, "rps": 20.0, "p50_ms": 5.0, "p99_ms": 15.0, "errors": 0,
          "ref_requests": 9, "ref_rps": 100.0, "ref_p50_ms": 1.0, "ref_p99_ms": 2.0, "ratio": 0.2, "cache_hits": None,
-         "runs": 3, "ratio_range": [0.1, 0.3], "p99_range": [9.0, 40.0]}]}
+         "runs": 3, "ratio_range": [0.1, 0.3], "p99_range": [9.0, 40.0], "p99_median_ms": 15.0}]}
     row = bench.render_api(out)[-1]
     assert row.startswith("| search-typo | 20 | 5.0 | 15.0 | 100 |") and "median of 3 runs: ratio 0.100-0.300, p99 9.0-40.0 ms" in row
+    assert "(median of the runs' p99s 15.0 ms)" in row
 
 
 def test_docs_section_is_replaced_in_place(tmp_path):
