@@ -585,8 +585,8 @@ class RunWriter:
         come, as without `served_copy_above`; else none do.  A wrong guess is put
         right when the table is closed: a copy of no more rows than that is
         deleted, and a table that passed it unexpectedly gets its copy then, read
-        back from the Parquet file (about 1.7 times the cost of writing it as the
-        pieces come).
+        back from the Parquet file (a 100,000-account timeline's: about 5 s,
+        against about 3 s as the pieces come).
         """
         if layer not in LAYERS:
             raise ValueError(f"unknown layer {layer!r}")
