@@ -27,6 +27,14 @@ keeps every one and a read is a slice; LZ4 would decompress each buffer of each
 column separately).  `ServedCopyWriter` writes it, `IpcRowReader` reads it with
 `RowGroupReader`'s interface, and `open_served_copy` opens it only when its row
 count is the Parquet file's.
+
+The API holds a timeline or history of at most `IN_MEMORY_ROWS` rows whole in
+memory (`ClusteredTable.open`'s ``in_memory_rows``, server config
+``snapshot_in_memory_rows``) and never opens its copy, so the pipeline writes an
+LZ4 copy only for a larger one (``served_copy_above`` in etl.task.CLUSTERED_LAYOUT,
+`etl.storage.RunWriter.append`): at 100,000 accounts (8 million events) neither
+has one.  A server configured to hold fewer rows reads such a table from the
+Parquet file, a row group at a time.
 """
 
 from __future__ import annotations
@@ -47,6 +55,10 @@ from etl.arrays import distinct
 
 # About 25 accounts' events per timeline row group: one group decodes in well under a millisecond.
 ROW_GROUP_ROWS = 2048
+# A timeline or history of at most this many rows is held whole in memory by the API (a 100,000-account
+# timeline: 8 million events, 1.3 GB; server.snapshot.IN_MEMORY_ROWS, the default of the server config's
+# snapshot_in_memory_rows), so the pipeline writes no served copy of it: only a larger one's is read.
+IN_MEMORY_ROWS = 10_000_000
 # Rows per record batch of an LZ4 served copy: a batch holds a few accounts' events and decodes in ~20 us.
 SERVED_BATCH_ROWS = 256
 # ... and of an uncompressed one: nothing to decode, so few batches (each read's cost is per batch, not per row)
@@ -56,7 +68,8 @@ NARROW_READERS = 8
 # How a table read a few rows at a time is written (small row groups, compressed for fast reading),
 # with a served copy (`served_path`) the API reads its rows from: uncompressed, for the rules and
 # linking tables (about a row per account: 1.8 GB at a million accounts, 0.6 GB in LZ4).  The
-# timeline's and the history's are LZ4 (etl.task.CLUSTERED_LAYOUT): uncompressed, 13 GB and 2.3 GB.
+# timeline's and the history's are LZ4 (etl.task.CLUSTERED_LAYOUT: uncompressed, 13 GB and 2.3 GB),
+# and only above IN_MEMORY_ROWS rows.
 SERVED_LAYOUT = {"row_group_rows": ROW_GROUP_ROWS, "compression": "lz4", "served_copy": "uncompressed"}
 SERVED_CODECS = ("lz4", "uncompressed")  # what `served_copy` may name
 # A file whose row groups are larger than this is not worth reading group by group.
@@ -470,6 +483,27 @@ def write_served_copy(table: pa.Table, path: Path, codec: str = "lz4") -> int:
     return writer.rows
 
 
+def write_served_copy_of_file(table_path: Path, codec: str = "lz4", rows_at_once: int = 65_536) -> int:
+    """The served copy of the Parquet file at `table_path` (at `served_path`), read back from the file a
+    few row groups (about `rows_at_once` rows) at a time; returns its row count.  For a table written piece
+    by piece whose copy is decided only once all its rows are known (`etl.storage.RunWriter.append`)."""
+    pf = pq.ParquetFile(table_path, memory_map=True)
+    meta = pf.metadata
+    writer = ServedCopyWriter(served_path(table_path), pf.schema_arrow, codec=codec)
+    try:
+        g = 0
+        while g < meta.num_row_groups:
+            groups, rows = [], 0
+            while g < meta.num_row_groups and (not groups or rows + meta.row_group(g).num_rows <= rows_at_once):
+                groups.append(g)
+                rows += meta.row_group(g).num_rows
+                g += 1
+            writer.write(pf.read_row_groups(groups))
+    finally:
+        writer.close()
+    return writer.rows
+
+
 def _open_ipc(path: Path, memory_map: bool = True) -> tuple[pa.ipc.RecordBatchFileReader, int]:
     source = pa.memory_map(str(path)) if memory_map else pa.OSFile(str(path))
     reader = pa.ipc.open_file(source, options=pa.ipc.IpcReadOptions(use_threads=False))
@@ -647,7 +681,9 @@ class ClusteredTable:
 
         A table of at most `in_memory_rows` rows is read whole into memory (the same
         reads, without decoding a row group per request); a larger one is read from
-        its served copy when it has one (`open_served_copy`), else from the file."""
+        its served copy when it has one (`open_served_copy`), else from the file: the
+        pipeline writes no copy of a table of at most `IN_MEMORY_ROWS` rows, so a
+        smaller `in_memory_rows` than that reads such a table a row group at a time."""
         meta = pq.read_metadata(path)
         if not small_row_groups(meta):
             return None

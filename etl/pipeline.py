@@ -416,7 +416,7 @@ def run_pipeline(opts: RunOptions, progress: Progress | None = None) -> RunResul
                         task_seconds[stage] = task_seconds.get(stage, 0.0) + secs
                     for layer, name, rows in out.tables:
                         start = time.perf_counter()
-                        writer.append(layer, name, load_part(rows), **APPEND_LAYOUT.get(name, {}))
+                        writer.append(layer, name, load_part(rows), pieces=partitions, **APPEND_LAYOUT.get(name, {}))
                         if isinstance(rows, str):
                             location.remove(location.as_location(rows))
                         if opts.engine.in_process:

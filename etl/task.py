@@ -112,8 +112,11 @@ def read_partition(work_dir: location.Location, p: int) -> dict[str, pd.DataFram
 # The timeline and the history are read account by account (the API, the next run's
 # history): each partition's rows, already sorted by account, go in small row groups,
 # compressed for fast reading rather than for size, with the index of account ranges
-# and a served copy (etl.clustered.SERVED_LAYOUT), LZ4 (uncompressed, the timeline's would be 13 GB).
-CLUSTERED_LAYOUT = {**clustered.SERVED_LAYOUT, "served_copy": "lz4", "cluster_key": "account_id"}
+# and a served copy (etl.clustered.SERVED_LAYOUT), LZ4 (uncompressed, the timeline's would be 13 GB),
+# only for a table of more than IN_MEMORY_ROWS rows: the API holds a smaller one in memory
+# and never reads its copy (storage.RunWriter.append; the run passes its partitions as `pieces`).
+CLUSTERED_LAYOUT = {**clustered.SERVED_LAYOUT, "served_copy": "lz4", "served_copy_above": clustered.IN_MEMORY_ROWS,
+                    "cluster_key": "account_id"}
 APPEND_LAYOUT: dict[str, dict] = {TIMELINE: CLUSTERED_LAYOUT, HISTORY: CLUSTERED_LAYOUT}
 # Within an account, the order the API shows the rows in; recorded in each piece
 # (etl.clustered.sort_for_reading), so the API reads an account's rows without sorting them.

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from etl.clustered import IN_MEMORY_ROWS
 from etl.settings import load_config
 
 SERVER_FILE = "server.json"
@@ -87,8 +88,9 @@ class ServerConfig(_Strict):
     state_dir: str = Field(default="state", description="directory of the state database, relative to the data directory")
     snapshot_check_seconds: float = Field(default=2.0, gt=0, le=3600)
     snapshot_in_memory_rows: int = Field(
-        default=10_000_000, ge=0,
-        description="the timeline or history is held in memory up to this many rows, else read from its file per account",
+        default=IN_MEMORY_ROWS, ge=0,
+        description="the timeline or history is held in memory up to this many rows, else read per account from its "
+                    "served copy, which the pipeline writes only above the default, or else from its Parquet file",
     )
     client_dist: str = Field(default="client/dist", description="built client to serve at /, relative to the repository")
     json_logs: bool = True

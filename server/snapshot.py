@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from etl import storage
 from etl.memory import release_memory
-from etl.clustered import (ClusteredTable, IpcRowReader, RowGroupReader, SortedKeys, open_served_copy,
+from etl.clustered import (IN_MEMORY_ROWS, ClusteredTable, IpcRowReader, RowGroupReader, SortedKeys, open_served_copy,
                            small_row_groups, sorted_by)
 from etl.linking.schemas import READ_ORDER as LINK_READ_ORDER
 from rules.schemas import READ_ORDER
@@ -437,11 +437,10 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _clean(v) for k, v in r.items()} for r in df.to_dict("records")]
 
 
-# Per-account tables up to this many rows are held in memory (a 100,000-account timeline: 8 million
-# events, 1.3 GB); larger ones are read from the file a row group at a time (server.snapshot_in_memory_rows).
-IN_MEMORY_ROWS = 10_000_000
-
-
+# Per-account tables up to IN_MEMORY_ROWS rows are held in memory (a 100,000-account timeline: 8 million
+# events, 1.3 GB); larger ones are read from their served copy, or from the file a row group at a time
+# (server config snapshot_in_memory_rows, whose default it is).  It is etl.clustered's: the pipeline
+# writes the served copy only of a timeline or history larger than that.
 def _per_account(snap: storage.Snapshot, name: str, sort_by: list[str], within: list[str],
                  in_memory_rows: int = IN_MEMORY_ROWS) -> ClusteredTable | ArrowTable:
     """A table with many rows per account: clustered by account (etl.clustered), from memory or

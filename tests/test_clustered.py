@@ -408,3 +408,108 @@ def test_a_copy_in_batches_of_another_size_is_refused(tmp_path):
     with pytest.raises(ValueError, match="batches of 3 and 2 rows, not of 4"):
         served_copy_rows(served_path(path))
     assert open_served_copy(path, 11) is None
+
+
+# ------------------------------------------------- LZ4 copies only of tables the API does not hold in memory
+
+
+@pytest.mark.parametrize(
+    ("pieces", "hint", "above", "streamed", "copied"),
+    [
+        ([5, 6], 2, 11, False, False),  # 5 x 2 expected, 11 rows: at the bound, no copy, nothing written
+        ([5, 6], 2, 9, True, True),  # 10 expected, above: written as the pieces come, kept
+        ([5, 6], 2, 10, False, True),  # 10 expected, not above, but 11 came: copied from the file at close
+        ([5, 6], 3, 11, True, False),  # 15 expected, 11 came: the copy written is deleted at close
+        ([0, 5, 6], 3, 10, True, True),  # an empty piece decides nothing: the next one does (15 expected)
+        ([0, 5, 6], 3, 20, False, False),
+    ],
+)
+def test_appended_table_has_a_copy_only_above_its_bound(tmp_path, pieces, hint, above, streamed, copied):
+    """`served_copy_above`: the copy exists exactly when the table has more rows than that, however the
+    first piece guessed; it is written as the pieces come only when that piece predicted it; a table
+    without one is published, and read from its Parquet row groups by a reader holding fewer rows."""
+    from etl.clustered import IpcRowReader, RowGroupReader, served_copy_rows, served_path
+
+    table = pa.concat_tables(_pieces(ROWS)).combine_chunks()
+    writer = storage.RunWriter(tmp_path, "r1")
+    at = 0
+    for n in pieces:
+        writer.append("gold", "events", table.slice(at, n), row_group_rows=3, cluster_key="account_id", served_copy="lz4",
+                      served_copy_above=above, pieces=hint)
+        at += n
+    assert writer.served_path("gold", "events").exists() is streamed
+    writer.finish_appends()
+    assert writer.served_path("gold", "events").exists() is copied
+    assert writer.served == ({("gold", "events"): "lz4"} if copied else {})
+    assert writer.copy_above == {("gold", "events"): above}
+    snap = writer.publish({})
+    path = snap.table_path("gold", "events")
+    assert snap.manifest["row_counts"]["gold"]["events"] == 11 and snap.tables("gold") == ["events"]
+    assert served_path(path).exists() is copied
+    if copied:
+        assert served_copy_rows(served_path(path)) == 11
+        assert IpcRowReader(served_path(path)).read(0, 11).equals(pq.read_table(path))
+    memory = ArrowTable(pq.read_table(path), ["account_id", "event_date"], "account_id", within=["event_date", "event_id"])
+    disk = ClusteredTable.open(path, "account_id", within=["event_date", "event_id"], in_memory_rows=5)
+    assert type(disk.reader) is (IpcRowReader if copied else RowGroupReader)
+    assert (disk.reader is disk.file) is not copied
+    for account in ["a", "b", "c", "d", "unknown"]:
+        assert disk.records(account) == memory.records(account), account
+
+
+def test_publish_refuses_a_table_above_its_bound_without_a_copy(tmp_path):
+    from etl.errors import DataError
+
+    writer = storage.RunWriter(tmp_path, "r1")
+    for piece in _pieces(ROWS):
+        writer.append("gold", "events", piece, served_copy="lz4", served_copy_above=10, pieces=2)
+    writer.finish_appends()
+    writer.served_path("gold", "events").unlink()
+    writer.served.clear()  # as if the copy had never been made
+    with pytest.raises(DataError, match="gold/events has 11 rows, more than 10, and no served copy"):
+        writer.publish({})
+    assert storage.current_run_id(tmp_path) is None
+
+
+def test_served_copy_of_a_file_is_read_a_few_row_groups_at_a_time(tmp_path):
+    from etl.clustered import SERVED_BATCH_ROWS, IpcRowReader, served_copy_rows, served_path, write_served_copy_of_file
+
+    path = tmp_path / "x.parquet"
+    table = pa.table({"x": pa.array(range(1000), pa.int64()), "s": [str(i) for i in range(1000)]})
+    pq.write_table(table.replace_schema_metadata({b"c360.sorted_by": b"x"}), path, row_group_size=7)
+    assert write_served_copy_of_file(path, rows_at_once=20) == 1000  # 143 groups, read two at a time
+    copy = IpcRowReader(served_path(path))
+    assert served_copy_rows(served_path(path)) == 1000 and copy.batch_rows == SERVED_BATCH_ROWS and not copy.uncompressed
+    assert copy.read(0, 1000).equals(pq.read_table(path)) and copy.schema.metadata[b"c360.sorted_by"] == b"x"
+
+
+def test_the_pipeline_and_the_server_share_one_in_memory_bound(tmp_path, monkeypatch):
+    """The pipeline writes the LZ4 copy of a timeline or history only above etl.clustered.IN_MEMORY_ROWS, the
+    server's default (and shipped) snapshot_in_memory_rows.  With the pipeline's bound set above a small
+    timeline (monkeypatched), it is published without one; a server holding it in memory or, configured
+    to hold fewer rows, reading its Parquet row groups (server.snapshot._per_account) gives the same rows."""
+    from etl import clustered, task
+    from etl.clustered import InMemoryRows, RowGroupReader, served_path
+    from etl.settings import REPO_ROOT
+    from server import snapshot
+    from server.config import ServerConfig, load_server_config
+
+    bound = clustered.IN_MEMORY_ROWS
+    assert snapshot.IN_MEMORY_ROWS == ServerConfig().snapshot_in_memory_rows == bound
+    assert load_server_config(REPO_ROOT / "config").snapshot_in_memory_rows == bound  # config/server.json
+    assert task.APPEND_LAYOUT[task.TIMELINE]["served_copy_above"] == task.APPEND_LAYOUT[task.HISTORY]["served_copy_above"] == bound
+
+    monkeypatch.setitem(task.CLUSTERED_LAYOUT, "served_copy_above", 11)  # the rows of this timeline
+    writer = storage.RunWriter(tmp_path, "r1")
+    for piece in _pieces(ROWS):
+        writer.append("gold", task.TIMELINE, piece, pieces=2, **{**task.APPEND_LAYOUT[task.TIMELINE], "row_group_rows": 3})
+    snap = writer.publish({})
+    assert not served_path(snap.table_path("gold", task.TIMELINE)).exists()
+    memory = ArrowTable(pq.read_table(snap.table_path("gold", task.TIMELINE)), ["account_id", "event_date"], "account_id",
+                        within=["event_date", "event_id"])
+    for rows, reader in ((11, InMemoryRows), (5, RowGroupReader), (0, RowGroupReader)):
+        table = snapshot._per_account(snap, task.TIMELINE, ["account_id", "event_date"], ["event_date", "event_id"], rows)
+        assert isinstance(table, ClusteredTable) and type(table.reader) is reader, rows
+        assert (table.reader is table.file) is (reader is RowGroupReader)
+        for account in ["a", "b", "c", "d", "unknown"]:
+            assert table.records(account) == memory.records(account), (rows, account)

@@ -48,6 +48,25 @@ def published(tmp_path_factory, sample_bronze) -> storage.Snapshot:
     return storage.open_snapshot(data_dir)
 
 
+@pytest.fixture(scope="module")
+def published_lz4(tmp_path_factory, sample_bronze, published) -> storage.Snapshot:
+    """The same run, in two partitions, with the pipeline's bound for LZ4 copies (etl.clustered.IN_MEMORY_ROWS,
+    far above the sample) set to 3/4 of the timeline's rows: the timeline gets its copy, the history does not.
+    The first partition's timeline (about half) times the run's two partitions is above the bound, so
+    its copy is written as the pieces come, not read back from the file at the end."""
+    from etl import clustered, task
+
+    data_dir = tmp_path_factory.mktemp("published-lz4") / "data"
+    shutil.copytree(sample_bronze, data_dir)
+    from_file = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(task.CLUSTERED_LAYOUT, "served_copy_above", published.manifest["row_counts"]["gold"][TIMELINE] * 3 // 4)
+        patch.setattr(clustered, "write_served_copy_of_file", lambda *a, **k: from_file.append(a) or 0)
+        run_pipeline(_opts(data_dir, run_id="r1", backfill_months=3, partitions=2))
+    assert from_file == []
+    return storage.open_snapshot(data_dir)
+
+
 def test_shipped_config_is_valid():
     assert len(check_config(CONFIG_DIR)) == 5
 
@@ -99,17 +118,38 @@ def test_timeline_and_history_are_published_clustered_by_account(published):
     assert isinstance(served.timeline, ClusteredTable) and isinstance(served.history, ClusteredTable)
     # each account's rows are in the order the API shows them, and the file says so: no sort per read
     assert served.timeline.presorted and served.history.presorted
-    # held in memory (a small book) or read from the served copy a batch at a time: the same rows
+    # held in memory (a small book); the pipeline wrote no LZ4 copy of tables that small, so a server
+    # configured to hold fewer rows reads them from their Parquet row groups: the same rows
     from_file = Snapshot.load(published, in_memory_rows=0)
-    assert type(from_file.timeline.reader).__name__ == "IpcRowReader" != type(served.timeline.reader).__name__
+    for table in (from_file.timeline, from_file.history):
+        assert type(table.reader).__name__ == "RowGroupReader" and table.reader is table.file
+    assert type(served.timeline.reader).__name__ == type(served.history.reader).__name__ == "InMemoryRows"
     for account in sorted(accounts)[:25]:
         assert from_file.timeline.records(account) == served.timeline.records(account)
         assert from_file.history_for(account) == served.history_for(account)
 
 
-def test_tables_the_api_reads_by_rows_have_a_served_copy_of_the_same_rows(published):
+def test_a_timeline_above_the_bound_is_read_from_its_lz4_copy(published, published_lz4):
+    """Above the pipeline's bound (monkeypatched) the timeline has its LZ4 copy, which a server holding
+    fewer rows in memory reads; the history, below it, has none and is read from its row groups."""
+    from etl.clustered import served_path
+    from server.snapshot import Snapshot
+
+    assert not served_path(published_lz4.table_path("gold", HISTORY)).exists()
+    assert served_path(published_lz4.table_path("gold", TIMELINE)).exists()
+    in_memory, from_file = Snapshot.load(published), Snapshot.load(published_lz4, in_memory_rows=0)
+    assert type(from_file.timeline.reader).__name__ == "IpcRowReader"
+    assert from_file.history.reader is from_file.history.file
+    for account in sorted(in_memory.metrics.index)[:25]:
+        assert from_file.timeline.records(account) == in_memory.timeline.records(account)
+        assert from_file.history_for(account) == in_memory.history_for(account)
+
+
+@pytest.mark.parametrize("lz4", [False, True])
+def test_tables_the_api_reads_by_rows_have_a_served_copy_of_the_same_rows(published, published_lz4, lz4):
     """Every table the API reads row by row has its served copy (etl.clustered.served_path): an Arrow
-    IPC file of the same rows in the same order, in uniform batches; the copies are not tables."""
+    IPC file of the same rows in the same order, in uniform batches; the copies are not tables.  The
+    timeline's and the history's only above the pipeline's bound: in `published_lz4`, the timeline's."""
     import pyarrow as pa
     import pyarrow.ipc as ipc
     import pyarrow.parquet as pq
@@ -118,8 +158,12 @@ def test_tables_the_api_reads_by_rows_have_a_served_copy_of_the_same_rows(publis
     from etl.clustered import BATCH_ROWS_KEY, CODEC_KEY, SERVED_BATCH_ROWS, UNCOMPRESSED_BATCH_ROWS, served_path
     import rules
 
-    served = [TIMELINE, HISTORY, *rules.READ_ORDER, *linking.READ_ORDER, linking.REVIEW_QUEUE]
-    assert set(published.tables("gold")) == set(served) | {METRICS}
+    published = published_lz4 if lz4 else published
+    per_row = [*rules.READ_ORDER, *linking.READ_ORDER, linking.REVIEW_QUEUE]
+    assert set(published.tables("gold")) == {TIMELINE, HISTORY, METRICS, *per_row}
+    served = [*([TIMELINE] if lz4 else []), *per_row]
+    copies = {p.name for p in served_path(published.table_path("gold", METRICS)).parent.iterdir()}
+    assert copies == {served_path(published.table_path("gold", name)).name for name in served}
     for name in served:
         parquet = pq.read_table(published.table_path("gold", name))
         with pa.memory_map(str(served_path(published.table_path("gold", name)))) as source:

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from etl import storage
 from etl.pipeline import RunOptions, run_pipeline
+from etl.task import CLUSTERED_LAYOUT
 from etl.settings import REPO_ROOT
 from server.app import create_app
 from server.config import ServerConfig
@@ -58,9 +60,14 @@ def add_rules_tables(data_dir: Path) -> None:
         storage.write_parquet(to_arrow(name, frame), snap.table_path("gold", name))
 
 
-def publish_sample(sample_bronze: Path, target: Path, as_of, run_id: str = "api-run") -> Path:
+def publish_sample(sample_bronze: Path, target: Path, as_of, run_id: str = "api-run", lz4_copies: bool = False) -> Path:
+    """The sample published into `target`.  Its timeline and history are far below the rows above which
+    the pipeline writes their LZ4 served copies (etl.clustered.IN_MEMORY_ROWS): `lz4_copies` writes them."""
     shutil.copytree(sample_bronze, target)
-    run_pipeline(RunOptions(data_dir=target, config_dir=CONFIG_DIR, as_of=as_of, run_id=run_id, backfill_months=2))
+    with pytest.MonkeyPatch.context() as patch:
+        if lz4_copies:
+            patch.setitem(CLUSTERED_LAYOUT, "served_copy_above", 0)
+        run_pipeline(RunOptions(data_dir=target, config_dir=CONFIG_DIR, as_of=as_of, run_id=run_id, backfill_months=2))
     add_rules_tables(target)
     return target
 

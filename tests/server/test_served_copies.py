@@ -1,7 +1,9 @@
 """A snapshot read from its served copies (Arrow IPC, etl.clustered.IpcRowReader) answers exactly as one
 without them: an older snapshot, whose rows are read from the Parquet files (and whose timeline is in
-the older order within a day, without the recorded read order, so every read sorts it).  Both serve
-every per-account table from its file (``snapshot_in_memory_rows = 0``); the documents are the bench's
+the older order within a day, without the recorded read order, so every read sorts it), and the sample
+as the pipeline publishes it, without LZ4 copies of its timeline and history (far below
+etl.clustered.IN_MEMORY_ROWS), read from their Parquet row groups.  All serve every per-account table
+from its file (``snapshot_in_memory_rows = 0``, fewer rows than any table); the documents are the bench's
 profile and the client's operations, compared as JSON text."""
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from server.schema import build_schema
 from server.schema.types import cursor_encode
 from server.snapshot import TIMELINE, HISTORY, FileTable
 from server.view import new_context
+from tests.conftest import SAMPLE_AS_OF
 from tests.server.conftest import copy_published
-from tests.server.harness import CONFIG_DIR, server_config
+from tests.server.harness import CONFIG_DIR, publish_sample, server_config
 
 CLIENT_OPERATIONS = REPO_ROOT / "client" / "src" / "graphql"
 
@@ -48,13 +51,16 @@ def _as_older_snapshot(data_dir) -> None:
 
 
 @pytest.fixture(scope="module")
-def apps(published, tmp_path_factory):
+def apps(published, sample_bronze, tmp_path_factory):
+    """(services, snapshot, schema) over: the sample with every served copy; the older snapshot; the
+    sample as the pipeline publishes it (the shared `published`)."""
     config = server_config(snapshot_in_memory_rows=0)
-    copied = copy_published(published, tmp_path_factory.mktemp("copies"))
-    older = copy_published(published, tmp_path_factory.mktemp("older"))
+    copied = publish_sample(sample_bronze, tmp_path_factory.mktemp("copies") / "data", SAMPLE_AS_OF, lz4_copies=True)
+    older = copy_published(copied, tmp_path_factory.mktemp("older"))
     _as_older_snapshot(older)
+    as_published = copy_published(published, tmp_path_factory.mktemp("as-published"))
     out = []
-    for data_dir in (copied, older):
+    for data_dir in (copied, older, as_published):
         services = create_app(data_dir, CONFIG_DIR, config=config, environ={}, salesforce=None).state.services
         out.append((services, services.holder.get(), build_schema(services.config)))
     return out
@@ -71,10 +77,14 @@ def _answer(app, query: str, variables: dict, operation_name: str | None, role: 
     return json.dumps({"data": result.data, "errors": [e.formatted for e in result.errors] if result.errors else None})
 
 
-def test_the_two_snapshots_read_from_different_files(apps):
-    (_, with_copies, _), (_, older, _) = apps
+def test_the_snapshots_read_from_different_files(apps):
+    (_, with_copies, _), (_, older, _), (_, as_published, _) = apps
     assert type(with_copies.timeline.reader) is IpcRowReader and type(older.timeline.reader) is RowGroupReader
     assert type(with_copies.history.reader) is IpcRowReader and type(older.history.reader) is RowGroupReader
+    # no LZ4 copies at the sample's size: the row groups of the Parquet files
+    assert as_published.timeline.reader is as_published.timeline.file and as_published.timeline.presorted
+    assert as_published.history.reader is as_published.history.file
+    assert type(as_published.alerts.reader) is IpcRowReader  # the rules and linking tables' copies are written whatever their size
     assert with_copies.timeline.presorted and not older.timeline.presorted and not older.history.presorted
     for name in ("alerts", "recommendations", "rule_facts", "master_members", "links", "rollups", "review_queue"):
         a, b = getattr(with_copies, name), getattr(older, name)
@@ -88,7 +98,7 @@ def test_rows_of_kept_batches_are_the_parquet_files_rows(apps):
     every key's records, single rows and column subsets equal the Parquet file's rows (NaN as null)."""
     from tests.server.test_snapshot_rows import expected
 
-    (_, with_copies, _), _ = apps
+    (_, with_copies, _), _, _ = apps
     for name in ("alerts", "recommendations", "rule_facts", "master_members", "links", "rollups", "review_queue"):
         table = getattr(with_copies, name)
         assert table._kept, name
@@ -105,7 +115,7 @@ def test_rows_of_kept_batches_are_the_parquet_files_rows(apps):
 
 
 def test_profiles_and_client_operations_answer_the_same_with_and_without_copies(apps):
-    with_copies, older = apps
+    with_copies, older, as_published = apps
     snap = with_copies[1]
     doc = "\n".join(p.read_text() for p in sorted(CLIENT_OPERATIONS.glob("*.graphql")))
     assert {"CustomerProfile", "CustomerLinks", "CustomerActions", "CustomerTimeline", "MasterAccount"} <= set(
@@ -128,10 +138,11 @@ def test_profiles_and_client_operations_answer_the_same_with_and_without_copies(
     for query, variables, name in asked:
         a = _answer(with_copies, query, variables, name, role="admin")
         b = _answer(older, query, variables, name, role="admin")
-        assert a == b, (name, variables)
+        c = _answer(as_published, query, variables, name, role="admin")
+        assert a == b == c, (name, variables)
         assert '"errors": null' in a, (name, a[:300])
         answers.append(a)
     for part in ('"events": [{', '"alerts": [{', '"recommendations": [{', '"members": [{', '"links": [{'):
         assert sum(part in a for a in answers) > 5, part  # the sample exercises every file read
-    histories = [(snap.history_for(a), older[1].history_for(a)) for a in ids]
-    assert all(x == y for x, y in histories) and any(x for x, _ in histories)
+    histories = [(snap.history_for(a), older[1].history_for(a), as_published[1].history_for(a)) for a in ids]
+    assert all(x == y == z for x, y, z in histories) and any(x for x, _, _ in histories)
