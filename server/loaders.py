@@ -17,6 +17,7 @@ the request: it would serve a mutation's caller stale statuses).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -52,12 +53,16 @@ class Loaders:
         self._snapshot = snapshot_fn
         self._overlay = overlay
         self._touch = touch
-        self.customer = DataLoader(self._customers)
         # keyed by (account id, the columns to read or None for all): one read per account and selection
         self.alerts: Memo[tuple[str, tuple[str, ...] | None], list[dict[str, Any]]] = Memo(self._alerts)
         self.recommendations: Memo[tuple[str, tuple[str, ...] | None], list[dict[str, Any]]] = Memo(self._recommendations)
         # an account's row of the linker's master accounts: both masterAccount and linkedAccounts read it
         self.master: Memo[str, dict[str, Any] | None] = Memo(lambda account_id: self.snap().master_of(account_id))
+
+    @cached_property
+    def customer(self) -> DataLoader[str, dict[str, Any] | None]:
+        """Made on first use: most requests (a profile, a search) never batch customers."""
+        return DataLoader(self._customers)
 
     def snap(self) -> Snapshot:
         return self._snapshot()
