@@ -26,6 +26,9 @@ from server.overlay import alert_view, recommendation_view
 from server.snapshot import Snapshot
 from server.store import Overlay
 
+# what `master_for` and `linked_accounts` (server.schema.accounts) read of an account's master row
+MASTER_COLUMNS = ("master_id", "cluster_size", "needs_review")
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -56,8 +59,8 @@ class Loaders:
         # keyed by (account id, the columns to read or None for all): one read per account and selection
         self.alerts: Memo[tuple[str, tuple[str, ...] | None], list[dict[str, Any]]] = Memo(self._alerts)
         self.recommendations: Memo[tuple[str, tuple[str, ...] | None], list[dict[str, Any]]] = Memo(self._recommendations)
-        # an account's row of the linker's master accounts: both masterAccount and linkedAccounts read it
-        self.master: Memo[str, dict[str, Any] | None] = Memo(lambda account_id: self.snap().master_of(account_id))
+        # an account's row of the linker's master accounts: both masterAccount and linkedAccounts read it, these columns
+        self.master: Memo[str, dict[str, Any] | None] = Memo(lambda account_id: self.snap().master_of(account_id, MASTER_COLUMNS))
 
     @cached_property
     def customer(self) -> DataLoader[str, dict[str, Any] | None]:

@@ -608,9 +608,10 @@ class Snapshot:
 
     # ------------------------------------------------------------------ linking
 
-    def master_of(self, account_id: str) -> dict[str, Any] | None:
+    def master_of(self, account_id: str, columns: Sequence[str] | None = None) -> dict[str, Any] | None:
+        """The account's row of the linker's master accounts (only `columns` when given); None without one."""
         pos = None if self.masters is None else self.masters.get(account_id)
-        return None if pos is None else self.master_members.take([pos])[0]
+        return None if pos is None else self.master_members.take([pos], columns)[0]
 
     def member_ids(self, master_id: str) -> list[str]:
         if self.master_members is None:
@@ -627,10 +628,11 @@ class Snapshot:
     def links_of(self, master_id: str) -> list[dict[str, Any]] | None:
         return None if self.links is None else self.links.records(master_id)
 
-    def rollup(self, master_id: str) -> dict[str, Any] | None:
+    def rollup(self, master_id: str, columns: Sequence[str] | None = None) -> dict[str, Any] | None:
+        """The master's roll-ups row (only `columns` when given); None without one."""
         if self.rollups is None:
             return None
-        rows = self.rollups.records(master_id)
+        rows = self.rollups.records(master_id, columns)
         return rows[0] if rows else None
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from server.context import Info
+from server.schema.selection import selected_columns
 from server.schema.types import AsOf, PageInfo, cursor_decode, cursor_encode
 from server.snapshot import _as_date
 from server.store import LinkDecision as LinkDecisionRecord
@@ -66,6 +67,31 @@ class MasterRollup:
     high_risk_accounts: int
     earliest_contract_end_date: date | None
 
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> MasterRollup:
+        """From a roll-ups row, which may hold only the columns the request selects (`ROLLUP_COLUMNS`):
+        a field whose column was not read is None here and never shown."""
+        member_accounts, with_metrics = r.get("member_accounts"), r.get("accounts_with_metrics")
+        return cls(
+            member_accounts=None if member_accounts is None else int(member_accounts),
+            accounts_with_metrics=None if with_metrics is None else int(with_metrics),
+            total_arr_usd=r.get("total_arr_usd"),
+            total_mrr_usd=r.get("total_mrr_usd"),
+            arr_weighted_health_score=r.get("arr_weighted_health_score"),
+            worst_churn_level=r.get("worst_churn_level"),
+            high_risk_accounts=int(r.get("high_risk_accounts") or 0) if "high_risk_accounts" in r else None,
+            earliest_contract_end_date=_as_date(r.get("earliest_contract_end_date")),
+        )
+
+
+# The roll-ups columns each MasterRollup field shows (`MasterRollup.from_row`)
+ROLLUP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "__typename": (), "memberAccounts": ("member_accounts",), "accountsWithMetrics": ("accounts_with_metrics",),
+    "totalArrUsd": ("total_arr_usd",), "totalMrrUsd": ("total_mrr_usd",), "arrWeightedHealthScore": ("arr_weighted_health_score",),
+    "worstChurnLevel": ("worst_churn_level",), "highRiskAccounts": ("high_risk_accounts",),
+    "earliestContractEndDate": ("earliest_contract_end_date",),
+}
+
 
 @strawberry.enum
 class LinkDecisionKind(Enum):
@@ -119,19 +145,8 @@ class MasterAccount:
 
     @strawberry.field
     def rollup(self, info: Info) -> MasterRollup | None:
-        r = info.context.snapshot().rollup(str(self.id))
-        if r is None:
-            return None
-        return MasterRollup(
-            member_accounts=int(r["member_accounts"]),
-            accounts_with_metrics=int(r["accounts_with_metrics"]),
-            total_arr_usd=r.get("total_arr_usd"),
-            total_mrr_usd=r.get("total_mrr_usd"),
-            arr_weighted_health_score=r.get("arr_weighted_health_score"),
-            worst_churn_level=r.get("worst_churn_level"),
-            high_risk_accounts=int(r.get("high_risk_accounts") or 0),
-            earliest_contract_end_date=_as_date(r.get("earliest_contract_end_date")),
-        )
+        r = info.context.snapshot().rollup(str(self.id), selected_columns(info, ROLLUP_COLUMNS, ()))
+        return None if r is None else MasterRollup.from_row(r)
 
     @strawberry.field(description="Manual decisions made through this API on any member, waiting for the next pipeline run")
     def pending_decisions(self, info: Info) -> list[LinkDecision]:

@@ -125,6 +125,35 @@ def test_master_account_members_links_and_rollup(api, gold):
     assert api.gql(q, "viewer", id="M9-nope")["masterAccount"] is None
 
 
+ROLLUP_FIELDS = ["memberAccounts", "accountsWithMetrics", "totalArrUsd", "totalMrrUsd", "arrWeightedHealthScore",
+                 "worstChurnLevel", "highRiskAccounts", "earliestContractEndDate"]
+
+
+def test_a_rollup_read_by_its_selection_shows_what_the_whole_row_shows(api, gold):
+    """MasterAccount.rollup reads only the columns its selection shows (ROLLUP_COLUMNS): every field alone,
+    from a customer's master too, equals the full selection, which equals the gold row."""
+    from server.schema.accounts import ROLLUP_COLUMNS
+
+    assert set(ROLLUP_FIELDS) == set(ROLLUP_COLUMNS) - {"__typename"}
+    rollups = gold["gold_master_account_rollups"]
+    masters = gold["gold_master_accounts"]
+    # for every column a master with a value in it, and the largest
+    picks = [rollups.sort_values("member_accounts").iloc[-1]["master_id"],
+             *(rollups.loc[rollups[c].notna(), "master_id"].iloc[0] for c in rollups.columns if rollups[c].notna().any())]
+    for master_id in dict.fromkeys(picks):
+        full = api.gql(f"query($id: ID!){{ masterAccount(id: $id) {{ rollup {{ {' '.join(ROLLUP_FIELDS)} }} }} }}", "viewer",
+                       id=master_id)["masterAccount"]["rollup"]
+        row = rollups.set_index("master_id").loc[master_id]
+        assert full["memberAccounts"] == int(row["member_accounts"]) and full["highRiskAccounts"] == int(row["high_risk_accounts"])
+        assert full["totalArrUsd"] == pytest.approx(row["total_arr_usd"]) and full["worstChurnLevel"] == row["worst_churn_level"]
+        account = masters.loc[masters["master_id"] == master_id, "account_id"].iloc[0]
+        for f in ROLLUP_FIELDS:
+            alone = api.gql(f"query($id: ID!){{ masterAccount(id: $id) {{ rollup {{ {f} }} }} }}", "viewer", id=master_id)
+            assert alone["masterAccount"]["rollup"] == {f: full[f]}, (master_id, f)
+            via = api.gql(f"query($id: ID!){{ customer(id: $id) {{ masterAccount {{ id rollup {{ {f} }} }} }} }}", "viewer", id=account)
+            assert via["customer"]["masterAccount"] == {"id": master_id, "rollup": {f: full[f]}}, (account, f)
+
+
 def test_customer_master_and_linked_accounts_with_evidence(api, gold):
     links = gold["gold_account_links"]
     link = links.iloc[0]
