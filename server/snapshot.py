@@ -419,17 +419,34 @@ def _pylist(table: pa.Table, columns: Sequence[str] | None = None) -> list[dict[
     return out
 
 
-def _reader_rows(reader, positions: np.ndarray, columns: Sequence[str] | None) -> list[dict[str, Any]]:
-    """Rows of a file's reader (etl.clustered: `read` and `take`) at these positions, in that order, as
-    `_pylist` dicts.  Nearby rows (one account's page, newest first) are one `read`, picked in Python
-    as `Table.take` picks them; others the reader's `take`."""
-    if not len(positions):
-        return []
-    lo, hi = int(positions.min()), int(positions.max()) + 1
+def _reader_columns(reader, positions: np.ndarray, columns: Sequence[str] | None) -> dict[str, list[Any]]:
+    """The values of a file reader's (etl.clustered: `read` and `take`) columns at these positions, in that
+    order, column by column (only `columns`, those it has, when given; a float NaN is None).  Nearby
+    rows (one account's page, newest first) are one `read`, picked in Python as `Table.take` picks
+    them; others the reader's `take`."""
+    lo, hi = (int(positions.min()), int(positions.max()) + 1) if len(positions) else (0, 0)
     if hi - lo <= 2 * len(positions):
-        rows = _pylist(reader.read(lo, hi, columns), columns)
-        return [rows[p - lo] for p in positions.tolist()]
-    return _pylist(reader.take(positions), columns)
+        table, at = reader.read(lo, hi, columns), (positions - lo).tolist()
+    else:
+        table, at = reader.take(positions), None
+    out = {}
+    for name, field in zip(table.column_names, table.schema, strict=True):
+        if columns is not None and name not in columns:
+            continue
+        vals = pylist(table.column(name))
+        if field.type.id in _FLOATS:
+            vals = [None if v != v else v for v in vals]
+        out[name] = vals if at is None else [vals[i] for i in at]
+    return out
+
+
+def _reader_rows(reader, positions: np.ndarray, columns: Sequence[str] | None) -> list[dict[str, Any]]:
+    """`_reader_columns` as one dict a row."""
+    cols = _reader_columns(reader, positions, columns)
+    if not cols:  # nothing selected but the rows themselves
+        return [{} for _ in range(len(positions))]
+    names = list(cols)
+    return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)]
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -571,12 +588,16 @@ class Snapshot:
             keep &= pc.fill_null(pc.less_equal(day, pa.scalar(until, pa.date32())), False).to_numpy(zero_copy_only=False)
         return pos[keep]
 
-    def timeline_rows(self, positions, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """Timeline rows at these positions (as `timeline_positions` gives them), in that order; only
-        `columns` (those the table has) when given."""
-        if not isinstance(self.timeline, ClusteredTable):
-            return self.timeline.take(positions, columns)
-        return _reader_rows(self.timeline.reader, np.asarray(positions, dtype=np.int64), columns)
+    def timeline_columns(self, positions, columns: Sequence[str] | None = None) -> dict[str, list[Any]]:
+        """The timeline's values at these positions (as `timeline_positions` gives them), in that order,
+        column by column; only `columns` (those the table has) when given.  A page of events is made
+        from these without a dict a row."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if isinstance(self.timeline, ClusteredTable):
+            return _reader_columns(self.timeline.reader, positions, columns)
+        rows = self.timeline.take(positions, columns)  # an older, unclustered snapshot held as ArrowTable
+        names = [c for c in self.timeline.arrow.column_names if columns is None or c in columns]
+        return {c: [r.get(c) for r in rows] for c in names}
 
     def history_for(self, account_id: str) -> list[dict[str, Any]]:
         return self.history.records(account_id)

@@ -169,8 +169,7 @@ class Customer:
         offset = cursor_decode(after)
         first = info.context.page_size(first)
         page = positions[offset : offset + first]
-        rows = snap.timeline_rows(page, selected_columns(info, EVENT_COLUMNS, (), "events"))
-        events = [TimelineEvent.from_row(r) for r in rows]
+        events = TimelineEvent.from_columns(snap.timeline_columns(page, selected_columns(info, EVENT_COLUMNS, (), "events")), len(page))
         end = offset + len(page)
         return TimelineConnection(
             total_count=len(positions),

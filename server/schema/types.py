@@ -117,22 +117,22 @@ class TimelineEvent:
     source_id: str
 
     @classmethod
-    def from_row(cls, r: dict[str, Any]) -> TimelineEvent:
-        """From a timeline row, which may hold only the columns the request selects (`EVENT_COLUMNS`):
-        a field whose column was not read is None here and never shown."""
-        return cls(
-            id=r.get("event_id"),
-            date=_as_date(r.get("event_date")),
-            type=enum_or_none(TimelineEventType, r.get("event_type")),
-            title=r.get("title"),
-            status=r.get("status"),
-            amount_usd=r.get("amount_usd"),
-            source_table=r.get("source_table"),
-            source_id=r.get("source_id"),
-        )
+    def from_columns(cls, columns: dict[str, list[Any]], n: int) -> list[TimelineEvent]:
+        """`n` events from the timeline's values column by column, which may hold only the columns the
+        request selects (`EVENT_COLUMNS`): a field whose column was not read is None here and never shown."""
+        missing = [None] * n
+
+        def col(name: str) -> list[Any]:
+            return columns.get(name, missing)
+
+        dates = [_as_date(v) for v in columns["event_date"]] if "event_date" in columns else missing
+        types = [enum_or_none(TimelineEventType, v) for v in columns["event_type"]] if "event_type" in columns else missing
+        return [cls(id=i, date=d, type=t, title=ti, status=st, amount_usd=a, source_table=tb, source_id=si)
+                for i, d, t, ti, st, a, tb, si in zip(col("event_id"), dates, types, col("title"), col("status"),
+                                                      col("amount_usd"), col("source_table"), col("source_id"), strict=True)]
 
 
-# The timeline columns each TimelineEvent field shows (`TimelineEvent.from_row`)
+# The timeline columns each TimelineEvent field shows (`TimelineEvent.from_columns`)
 EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "__typename": (), "id": ("event_id",), "date": ("event_date",), "type": ("event_type",), "title": ("title",),
     "status": ("status",), "amountUsd": ("amount_usd",), "sourceTable": ("source_table",), "sourceId": ("source_id",),

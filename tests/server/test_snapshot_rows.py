@@ -101,3 +101,43 @@ def test_values_from_buffers_are_to_pylists():
     for arr in (pa.array([1], pa.timestamp("us", tz="UTC")), pa.array([[1]]), pa.array([{"a": 1}]), pa.array([b"x"]),
                 pa.array(["a"]).dictionary_encode(), pa.array([1.0], pa.float16())):
         assert column_values(arr) is None, arr.type
+
+
+def test_reader_columns_and_rows_are_the_rows_at_the_positions(tmp_path, monkeypatch):
+    """`_reader_columns` / `_reader_rows` over every file reader: the values at the positions in their order
+    (a page newest first, repeats, scattered rows read with `take`, none), only the columns asked for
+    (unknown ones ignored, none at all), NaN as null; and `Snapshot.timeline_columns` over an older
+    snapshot's in-memory ArrowTable gives the same columns."""
+    from datetime import date
+    from types import SimpleNamespace
+
+    import etl.clustered as clustered
+    from etl.clustered import InMemoryRows, IpcRowReader, RowGroupReader, write_served_copy
+    from server.snapshot import ArrowTable, Snapshot, _reader_columns, _reader_rows
+
+    n = 40
+    table = pa.table({
+        "account_id": [f"A{i // 7:02d}" for i in range(n)],
+        "event_date": pa.array([date(2026, 1, 1 + i % 28) if i % 5 else None for i in range(n)], pa.date32()),
+        "title": [f"event {i}" if i % 3 else None for i in range(n)],
+        "amount_usd": [float("nan") if i % 4 == 0 else i * 1.5 for i in range(n)],
+    })
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path, row_group_size=6)
+    write_served_copy(table, tmp_path / "lz4.arrow", codec="lz4")
+    readers = [RowGroupReader(path), IpcRowReader(tmp_path / "lz4.arrow", cache_batches=2), InMemoryRows(table)]
+    monkeypatch.setattr(clustered, "ROW_GROUP_ROWS", 4)  # `take` reads far-apart rows chunk by chunk
+    want = expected(table)
+    pages = [list(range(27, 7, -1)), [3], [5, 5, 6], [39, 0, 20, 11], list(range(n)), []]
+    for reader in readers:
+        for columns in (None, ["title", "amount_usd"], ["event_date", "nope"], []):
+            names = [c for c in table.column_names if columns is None or c in columns]
+            for page in pages:
+                pos = np.array(page, dtype=np.int64)
+                cols = _reader_columns(reader, pos, columns)
+                assert list(cols) == names and all(cols[c] == [want[p][c] for p in page] for c in names), (type(reader), columns, page)
+                assert _reader_rows(reader, pos, columns) == [{c: want[p][c] for c in names} for p in page]
+    old = SimpleNamespace(timeline=ArrowTable(table, ["account_id"], "account_id"))
+    for columns in (None, ["title", "event_date"]):
+        got = Snapshot.timeline_columns(old, [27, 26, 3], columns)
+        assert got == {c: [want[p][c] for p in (27, 26, 3)] for c in table.column_names if columns is None or c in columns}
