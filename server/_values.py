@@ -6,8 +6,9 @@ makes a scalar or a taken array and then converts it (about 1 us a column
 for one row, 3-4 us for 8).  Numbers, booleans, dates and strings can be
 read straight from the column's buffers instead: numpy views (for many rows)
 and memoryviews (for one) of the values and the validity bitmap, made once
-per column, no copy.  `column_values`
-gives a reader for those types and None for the others (timestamps, lists,
+per column, no copy; so can timestamps in UTC or without a zone (an
+alert's status change: 2.25 us through Arrow).  `column_values` gives a
+reader for those types and None for the others (other timestamps, lists,
 structs, ...), which stay with Arrow.  The values are ``to_pylist``'s: the
 same Python types, None for a null; a float NaN is None too (the API's rule).
 """
@@ -15,8 +16,9 @@ same Python types, None for a null; a float NaN is None too (the API's rule).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -151,6 +153,33 @@ class _Strings(ColumnValues):
                 for a, b in zip(self._offsets[ps].tolist(), self._offsets[ps + 1].tolist(), strict=True)]
 
 
+class _Timestamps(ColumnValues):
+    """Timestamps in s, ms or us, naive or in UTC (to_pylist's tzinfo: ZoneInfo("UTC")): the epoch plus the
+    count.  Other zones stay with Arrow (adding to an aware datetime is wall-clock arithmetic), and so do
+    nanoseconds (Arrow gives pandas Timestamps for those)."""
+
+    __slots__ = ("_counts", "_epoch", "_items", "_unit")
+
+    _UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1}
+
+    def __init__(self, arr: pa.Array):
+        super().__init__(arr)
+        self._counts = np.frombuffer(arr.buffers()[1], np.int64, count=len(arr) + arr.offset)[arr.offset :]
+        self._items = _view(arr.buffers()[1], "q", arr.offset, len(arr))
+        self._unit = self._UNITS[arr.type.unit]
+        self._epoch = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC") if arr.type.tz else None)
+
+    def _value(self, p: int) -> Any:
+        return self._epoch + timedelta(microseconds=self._items[p] * self._unit)
+
+    def _values(self, ps: np.ndarray) -> list[Any]:
+        counts = self._counts[ps]  # a copy: a null's slot may hold any number
+        if self._bits is not None:
+            counts[self._nulls(ps)] = 0
+        epoch, unit = self._epoch, self._unit
+        return [epoch + timedelta(microseconds=c * unit) for c in counts.tolist()]
+
+
 def column_values(arr: pa.Array) -> ColumnValues | None:
     """A reader of `arr`'s values from its buffers, or None for a type read through Arrow."""
     t = arr.type
@@ -162,6 +191,8 @@ def column_values(arr: pa.Array) -> ColumnValues | None:
         return _Dates(arr)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return _Strings(arr)
+    if pa.types.is_timestamp(t) and t.unit in _Timestamps._UNITS and t.tz in (None, "UTC"):
+        return _Timestamps(arr)
     return None
 
 

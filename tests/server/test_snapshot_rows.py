@@ -76,13 +76,19 @@ def test_values_from_buffers_are_to_pylists():
         pa.array(["a", "", None, "é", "bc"], pa.large_string()),
         pa.array([None, None, None, None, None], pa.string()),
         pa.array(["", "", "", "", ""], pa.string()),
+        pa.array([0, None, 1_700_000_000_123_456, -86_400_000_001, 253_402_300_799_000_000], pa.timestamp("us", tz="UTC")),
+        pa.array([1_700_000_000_123, None, 0, -1, 5], pa.timestamp("ms")),
+        pa.array([1_700_000_000, 0, None, 86_400, -1], pa.timestamp("s", tz="UTC")),
     ]
     # a null whose slot holds a day no date has, and bytes that are not UTF-8: still None
     garbage_days = pa.Array.from_buffers(pa.date32(), 3, [pa.py_buffer(bytes([0b101])), pa.py_buffer(np.array([1, 2**31 - 1, 3], np.int32).tobytes())])
     garbage_text = pa.Array.from_buffers(pa.string(), 2, [pa.py_buffer(bytes([0b01])), pa.py_buffer(np.array([0, 1, 3], np.int32).tobytes()),
                                                           pa.py_buffer(b"a\xff\xfe")])
     arrays += [garbage_days, garbage_text]
-    arrays += [a.slice(1, 3) for a in arrays[:9]]  # offsets into the buffers
+    garbage_time = pa.Array.from_buffers(pa.timestamp("us", tz="UTC"), 2, [pa.py_buffer(bytes([0b10])),
+                                                                         pa.py_buffer(np.array([2**62, 7], np.int64).tobytes())])
+    arrays += [garbage_time]
+    arrays += [a.slice(1, 3) for a in [*arrays[:9], *arrays[11:14]]]  # offsets into the buffers
     for arr in arrays:
         reader = column_values(arr)
         assert reader is not None, arr.type
@@ -98,7 +104,8 @@ def test_values_from_buffers_are_to_pylists():
             assert [type(v) for v in got] == [type(v) for v in want_all] and [v if v == v else "nan" for v in got] == [
                 v if v == v else "nan" for v in want_all], (arr.type, got)
     # everything else stays with Arrow
-    for arr in (pa.array([1], pa.timestamp("us", tz="UTC")), pa.array([[1]]), pa.array([{"a": 1}]), pa.array([b"x"]),
+    for arr in (pa.array([1], pa.timestamp("us", tz="Europe/Berlin")), pa.array([1], pa.timestamp("ns", tz="UTC")),
+                pa.array([1], pa.timestamp("us", tz="+00:00")), pa.array([[1]]), pa.array([{"a": 1}]), pa.array([b"x"]),
                 pa.array(["a"]).dictionary_encode(), pa.array([1.0], pa.float16())):
         assert column_values(arr) is None, arr.type
 
