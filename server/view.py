@@ -192,8 +192,7 @@ class C360GraphQL(GraphQL):
                     data = await data
             if data is not None:
                 response = Response(dumps_bytes({"data": data}), media_type="application/json")
-                if key is not None:
-                    await self._store(key, response, ctx, generation)
+                await self._store(key, response, ctx, generation)
                 return response
         try:
             async with asyncio.timeout_at(deadline):
@@ -203,11 +202,12 @@ class C360GraphQL(GraphQL):
         if response.status_code == 200 and getattr(request.state, "graphql_errors", True) is False and is_query:
             if fields is not None:
                 self.lane.admit(fields[0], fields[2])
-            if key is not None:
-                await self._store(key, response, ctx, generation)  # only a query's answer is cached
+            await self._store(key, response, ctx, generation)  # only a query's answer is cached
         return response
 
-    async def _store(self, key: str, response: Response, ctx: Context, generation: int) -> None:
+    async def _store(self, key: str | None, response: Response, ctx: Context, generation: int) -> None:
+        if key is None:
+            return
         await self.cache.put(key, response.body, None if ctx.touched_all else set(ctx.touched_accounts), generation)
         response.headers["X-Cache"] = "MISS"
 
