@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import keyword
+import operator
 import logging
 import threading
 from collections import OrderedDict
@@ -98,6 +99,14 @@ PLAN_CACHE_SIZE = 512
 # graphql-core's built-in scalars return values of exactly these classes unchanged (finite floats; an int
 # out of 32-bit range is an error, so Int is left to the scalar).
 UNCHANGED = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool, GraphQLFloat: float}
+_ISOFORMAT = repr(operator.methodcaller("isoformat"))
+
+
+def _isoformat_scalar(type_) -> bool:
+    """A scalar that serialises with ``value.isoformat()`` (Strawberry's Date and DateTime): a value of
+    class date or datetime is then that, whatever else the scalar would accept."""
+    serialize = getattr(type_, "serialize", None)
+    return isinstance(serialize, operator.methodcaller) and repr(serialize) == _ISOFORMAT
 
 
 class Unsupported(Exception):
@@ -117,8 +126,8 @@ Completer = Callable[[Any, Path | None, "Run"], Any]
 
 
 class FieldPlan:
-    __slots__ = ("args", "attr", "call", "complete", "enum_names", "field_def", "key", "kind", "node", "nodes", "nullable",
-                 "parent_type", "path_needed", "resolve", "same", "value")
+    __slots__ = ("args", "attr", "call", "complete", "enum_names", "field_def", "int32", "iso", "key", "kind", "node", "nodes",
+                 "nullable", "parent_type", "path_needed", "resolve", "same", "value")
 
     def __init__(self, key: str, kind: int, parent_type: GraphQLObjectType) -> None:
         self.key = key
@@ -135,6 +144,8 @@ class FieldPlan:
         self.value: Any = None  # TYPENAME: the type's name
         self.same: type = _Never  # a leaf whose values of this class are returned unchanged (see UNCHANGED)
         self.enum_names: dict[int, str] = {}  # an enum leaf: the GraphQL name of each member, by id (see _enum_names)
+        self.iso = False  # a leaf serialised by isoformat(): a date or datetime is that (see _isoformat_scalar)
+        self.int32 = False  # an Int leaf: an int in 32-bit range is the result as it is
         self.nullable = False
         # DIRECT: (function, pass source first, info parameter, source parameters, Info class, arguments) where
         # arguments are (GraphQL name, Python name, copy the list) of each argument
@@ -208,14 +219,15 @@ def fields_runner(fields: tuple[FieldPlan, ...], type_name: str) -> FieldsRunner
     `FieldPlan` and dispatches on its kind, which matters for a profile's ~60 objects and ~250 fields.
     Per field, in order:
 
-    * ATTR: read the attribute; a value of the leaf's unchanged class (a finite float), a null of a
-      nullable field, or an enum member with a name is the result as it is; anything else goes to the
-      field's completer (which also raises `Fallback` for a null of a non-null field);
+    * ATTR: read the attribute; a value of the leaf's unchanged class (a finite float; an Int's int in
+      32-bit range), a null of a nullable field, or an enum member with a name is the result as it is; a
+      date or datetime of a scalar serialised by isoformat() is its isoformat(); anything else goes to
+      the field's completer (which also raises `Fallback` for a null of a non-null field);
     * TYPENAME: the type's name;
     * a resolver: `resolve_value`, then the completer, or - when the value is awaitable - a null that
       keeps the key's place and an entry in ``run.pending`` (appended once the dict exists, in field order).
     """
-    env: dict[str, Any] = {"Path": Path, "resolve_value": resolve_value}
+    env: dict[str, Any] = {"Path": Path, "resolve_value": resolve_value, "_date": date, "_datetime": datetime}
     body: list[str] = []
     later: list[str] = []
     awaits = False
@@ -257,10 +269,17 @@ def fields_runner(fields: tuple[FieldPlan, ...], type_name: str) -> FieldsRunner
         if f.same is not _Never:
             env[f"s{i}"] = f.same
             test.append(f"v{i}.__class__ is s{i}" + (f" and v{i} - v{i} == 0.0" if f.same is float else ""))
+        if f.int32:
+            test.append(f"v{i}.__class__ is int and -2147483648 <= v{i} <= 2147483647")
         if f.nullable:
             test.append(f"v{i} is None")
+        if f.iso:  # a date or datetime: its isoformat(), what the scalar's serialize gives, without the call into it
+            body += [f"    if v{i}.__class__ is _date or v{i}.__class__ is _datetime:", f"        v{i} = v{i}.isoformat()"]
         if test:
-            body.append(f"    if not ({' or '.join(f'({t})' for t in test)}):")
+            body.append(f"    {'el' if f.iso else ''}if not ({' or '.join(f'({t})' for t in test)}):")
+            indent = "        "
+        elif f.iso:
+            body.append("    else:")
             indent = "        "
         else:
             indent = "    "
@@ -459,6 +478,8 @@ class Compiler:
         leaf = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
         f.same = UNCHANGED.get(leaf, _Never) if is_leaf_type(leaf) else _Never
         f.enum_names = _enum_names(leaf)
+        f.iso = is_leaf_type(leaf) and _isoformat_scalar(leaf)
+        f.int32 = leaf is GraphQLInt
         return f
 
     def direct_call(self, resolve, sfield, field_def, node: FieldNode) -> tuple | None:
@@ -531,6 +552,7 @@ class Compiler:
             coerce = type_.coerce_output_value
             same = UNCHANGED.get(type_)  # a class whose values the built-in scalar returns as they are
             is_int = type_ is GraphQLInt
+            iso = _isoformat_scalar(type_)
             # a Strawberry enum: each member's name, as its coerce_output_value gives it (which searches the values)
             names = _enum_names(type_)
 
@@ -545,6 +567,8 @@ class Compiler:
                     return name
                 if is_int and cls is int and -2147483648 <= value <= 2147483647:  # what GraphQLInt returns unchanged
                     return value
+                if iso and (cls is date or cls is datetime):
+                    return value.isoformat()
                 if isinstance(value, Exception):
                     raise Fallback("an exception as a value")
                 out = coerce(value)
