@@ -422,21 +422,35 @@ def _pylist(table: pa.Table, columns: Sequence[str] | None = None) -> list[dict[
 def _reader_columns(reader, positions: np.ndarray, columns: Sequence[str] | None) -> dict[str, list[Any]]:
     """The values of a file reader's (etl.clustered: `read` and `take`) columns at these positions, in that
     order, column by column (only `columns`, those it has, when given; a float NaN is None).  Nearby
-    rows (one account's page, newest first) are one `read`, picked in Python as `Table.take` picks
-    them; others the reader's `take`."""
-    lo, hi = (int(positions.min()), int(positions.max()) + 1) if len(positions) else (0, 0)
-    if hi - lo <= 2 * len(positions):
-        table, at = reader.read(lo, hi, columns), (positions - lo).tolist()
+    rows (one account's page, newest first) are one read (a record batch when the reader gives one,
+    `read_batch`), picked in Python as `Table.take` picks them - a run in either direction by slicing;
+    others the reader's `take`."""
+    at: list[int] | slice | None = None
+    pl = positions.tolist()
+    n = len(pl)
+    lo, hi = (min(pl), max(pl) + 1) if n else (0, 0)
+    if hi - lo <= 2 * n:
+        if n and hi - lo == n and (pl[0] == lo or pl[0] == hi - 1):
+            # the rows of the span, in order or newest first (a timeline page) when they are a run
+            step = 1 if pl[0] == lo else -1
+            at = slice(None, None, step) if pl == list(range(pl[0], pl[0] + step * n, step)) else [p - lo for p in pl]
+        else:
+            at = [p - lo for p in pl]
+        read_batch = getattr(reader, "read_batch", None)
+        data = read_batch(lo, hi, columns) if read_batch is not None else reader.read(lo, hi, columns)
     else:
-        table, at = reader.take(positions), None
+        data = reader.take(positions)
     out = {}
-    for name, field in zip(table.column_names, table.schema, strict=True):
-        if columns is not None and name not in columns:
+    wanted = None if columns is None else set(columns)
+    for name, col in zip(data.schema.names, data.columns, strict=True):
+        if wanted is not None and name not in wanted:
             continue
-        vals = pylist(table.column(name))
-        if field.type.id in _FLOATS:
+        vals = pylist(col)
+        if col.type.id in _FLOATS:
             vals = [None if v != v else v for v in vals]
-        out[name] = vals if at is None else [vals[i] for i in at]
+        if at is not None:
+            vals = vals[at] if at.__class__ is slice else [vals[i] for i in at]
+        out[name] = vals
     return out
 
 

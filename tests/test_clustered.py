@@ -265,6 +265,10 @@ def test_reads_of_some_columns_are_the_same_columns_of_whole_reads(tmp_path, mon
                     got = reader.read(lo, hi, columns)
                     assert got.schema.names == names and got.num_rows == want.num_rows, (type(reader), columns, lo, hi)
                     assert got.to_pylist() == want.to_pylist(), (type(reader), columns, lo, hi)
+                # the same rows as one record batch: a slice of a batch, or batches joined (ROWS spans several)
+                batch = readers[1].read_batch(lo, hi, columns)
+                assert isinstance(batch, pa.RecordBatch) and batch.schema.names == names, (columns, lo, hi)
+                assert batch.to_pylist() == want.to_pylist(), (columns, lo, hi)
     ipc = readers[1]
     # narrow readers: one per column set read from a compressed copy, never more than NARROW_READERS
     assert len(ipc._narrow) == (0 if codec == "uncompressed" else 2)
