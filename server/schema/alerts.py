@@ -95,27 +95,32 @@ def _as_of(r: dict[str, Any]) -> AsOf | None:
 
 
 # What the customer's alerts and recommendations read of their rows whatever is selected (the store's status
-# on top, the status filter, the order), and the columns each field shows: `Customer.alerts` and
-# `Customer.recommendations` read only those (see server.schema.selection); a field not listed reads them all.
-_STATUS = ("status", "status_changed_at", "status_changed_by", "status_reason")
-ALERT_ALWAYS = ("alert_id", "account_id", "severity", "impact_usd", *_STATUS)
+# on top - it compares its change with status_changed_at -, the status filter, the order), and the columns each
+# field shows: `Customer.alerts` and `Customer.recommendations` read only those (see server.schema.selection);
+# a field not listed reads them all.  The account id is the customer's own (server.loaders sets it, unread):
+# at a million accounts each column read from the served copy costs about a microsecond a row.
+_STATUS = ("status", "status_changed_at")
+_CHANGE = ("status_changed_by", "status_reason")  # the last change's author and reason, and the history's
+ALERT_ALWAYS = ("alert_id", "severity", "impact_usd", *_STATUS)
 ALERT_COLUMNS: dict[str, tuple[str, ...]] = {
     "__typename": (), "id": (), "type": ("alert_type",), "name": ("rule_name",), "category": ("category",), "severity": (),
     "status": (), "firstSeen": ("first_seen",), "lastSeen": ("last_seen",), "resolvedOn": ("resolved_on",),
     "snoozedUntil": ("snoozed_until",), "message": ("message",), "explanation": ("explanation", "conditions"),
-    "impactUsd": (), "ruleVersion": ("rule_version",), "statusChangedAt": (), "statusChangedBy": (), "statusReason": (),
-    "customerId": (), "asOf": ("as_of", "run_id"), "statusHistory": ("snoozed_until",), "customer": (),
+    "impactUsd": (), "ruleVersion": ("rule_version",), "statusChangedAt": (), "statusChangedBy": ("status_changed_by",),
+    "statusReason": ("status_reason",), "customerId": (), "asOf": ("as_of", "run_id"),
+    "statusHistory": ("snoozed_until", *_CHANGE), "customer": (),
 }
-RECOMMENDATION_ALWAYS = ("recommendation_id", "account_id", "priority", "impact_usd", *_STATUS)
+RECOMMENDATION_ALWAYS = ("recommendation_id", "priority", "impact_usd", *_STATUS)
 RECOMMENDATION_COLUMNS: dict[str, tuple[str, ...]] = {
     "__typename": (), "id": (), "ruleId": ("rule_id",), "title": ("rule_name",), "category": ("category",), "priority": (),
     "status": (), "action": ("action",), "expectedOutcome": ("expected_outcome",), "message": ("message",),
     "explanation": ("explanation", "conditions"), "impactUsd": (), "ruleVersion": ("rule_version",),
     "firstSeen": ("first_seen",), "lastSeen": ("last_seen",), "executedOn": ("executed_on",), "statusChangedAt": (),
-    "statusChangedBy": (), "statusReason": (),
+    "statusChangedBy": ("status_changed_by",), "statusReason": ("status_reason",),
     "outcome": ("health_score_at_last_seen", "churn_risk_at_last_seen", "health_score_change_30d", "churn_risk_change_30d",
                 "health_score_change_90d", "churn_risk_change_90d"),
-    "customerId": (), "asOf": ("as_of", "run_id"), "statusHistory": ("snoozed_until",), "executedAction": (), "customer": (),
+    "customerId": (), "asOf": ("as_of", "run_id"), "statusHistory": ("snoozed_until", *_CHANGE), "executedAction": (),
+    "customer": (),
 }
 
 
