@@ -24,7 +24,6 @@ from pathlib import Path
 import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
@@ -38,6 +37,7 @@ from server.config import ServerConfig, load_server_config
 from server.context import Services
 from server.events import Broker, Event
 from server.keys import KeyRing
+from server.cors import AllowListCORS
 from server.limits import BodyLimitMiddleware
 from server.observability import Metrics, RequestIdMiddleware, configure_logging
 from server.operations import Change, Operations
@@ -205,11 +205,11 @@ def create_app(
     dist = Path(config.client_dist)
     dist = dist if dist.is_absolute() else REPO_ROOT / dist
     routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),  # first: routes are tried in order, and most requests are here
+        WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", prometheus),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
         *rest.routes(),
         *spa_routes(dist),
     ]
@@ -220,7 +220,7 @@ def create_app(
     if config.cors.allow_origins:
         middleware.append(
             Middleware(
-                CORSMiddleware,
+                AllowListCORS,
                 allow_origins=config.cors.allow_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["Content-Type", "X-API-Key", "X-Request-ID", "Idempotency-Key"],

@@ -27,7 +27,9 @@ def test_in_memory_tables_match_to_pylist(published):
         n = table.arrow.num_rows
         if not n:
             continue
-        for positions in ([], [0], [n - 1], rnd.sample(range(n), min(7, n)), list(range(min(3, n))), [min(2, n - 1), 0]):
+        # every way `take` reads: row by row (few rows), a nearby span, scattered rows from the buffers, Arrow's take
+        for positions in ([], [0], [n - 1], rnd.sample(range(n), min(7, n)), list(range(min(3, n))), [min(2, n - 1), 0],
+                          list(range(min(20, n)))[::-1], rnd.sample(range(n), min(20, n)), rnd.sample(range(n), min(100, n))):
             assert table.take(positions) == expected(table.arrow.take(pa.array(np.asarray(positions, np.int64)))), name
         if table.key is None:
             continue
