@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from enum import Enum
 from typing import Any
@@ -71,6 +72,12 @@ def customer_columns(info: Info, *path: str) -> tuple[str, ...] | None:
     return selected_columns(info, FIELD_COLUMNS, ALWAYS, *path)
 
 
+@functools.lru_cache(maxsize=256)
+def _as_of(value: Any, run_id: str) -> AsOf:
+    """One AsOf per (as-of date, run): the same few for every customer of a snapshot (a search page makes 8)."""
+    return AsOf(date=_as_date(value), run_id=run_id)
+
+
 @strawberry.type(description="A business customer (one Salesforce account) and everything known about it.")
 class Customer:
     id: strawberry.ID
@@ -106,7 +113,7 @@ class Customer:
             owner=row.get("owner_name"),
             owner_id=row.get("owner_id"),
             parent_id=row.get("parent_id"),
-            as_of=AsOf(date=_as_date(row.get("as_of")), run_id=row.get("run_id") or run_id),
+            as_of=_as_of(row.get("as_of"), row.get("run_id") or run_id),
             mrr_usd=row.get("mrr_usd"),
             arr_usd=row.get("arr_usd"),
             annual_revenue_usd=row.get("annual_revenue_usd"),
