@@ -23,9 +23,8 @@ class AllowListCORS(CORSMiddleware):
 
         async def vary_origin(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = message.setdefault("headers", [])
-                if not isinstance(headers, list):
-                    headers = message["headers"] = list(headers)
+                # a copy, as Starlette's MutableHeaders makes: the list may be the Response's own raw_headers
+                headers = message["headers"] = list(message.get("headers") or ())
                 # as Starlette: one Vary header, the response's own values then Origin
                 values = [v.decode("latin-1") for k, v in headers if k.lower() == b"vary"]
                 if values:

@@ -72,6 +72,7 @@ class BodyLimitMiddleware:
             # cost: a request's body is nearly always in already, and this runs for every request).
             task = asyncio.current_task()
             expired = False
+            pending = task.cancelling()  # cancels asked before ours are not ours to take back (as asyncio.timeout)
 
             def expire() -> None:
                 nonlocal expired
@@ -82,7 +83,7 @@ class BodyLimitMiddleware:
             try:
                 message = await receive()
             except asyncio.CancelledError:
-                if expired and task.uncancel() == 0:
+                if expired and task.uncancel() <= pending:
                     raise TooSlow from None
                 raise
             finally:

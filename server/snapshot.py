@@ -441,6 +441,8 @@ def _reader_columns(reader, positions: np.ndarray, columns: Sequence[str] | None
             at = [p - lo for p in pl]
         read_batch = getattr(reader, "read_batch", None)
         data = read_batch(lo, hi, columns) if read_batch is not None else reader.read(lo, hi, columns)
+        if at.__class__ is slice and data.num_rows != n:  # a run past the end (the read stops there): picked, so it raises
+            at = [p - lo for p in pl]
     else:
         data = reader.take(positions)
     out = {}

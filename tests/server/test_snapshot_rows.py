@@ -6,6 +6,7 @@ import math
 import random
 
 import numpy as np
+import pytest
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -137,7 +138,7 @@ def test_reader_columns_and_rows_are_the_rows_at_the_positions(tmp_path, monkeyp
     readers = [RowGroupReader(path), IpcRowReader(tmp_path / "lz4.arrow", cache_batches=2), InMemoryRows(table)]
     monkeypatch.setattr(clustered, "ROW_GROUP_ROWS", 4)  # `take` reads far-apart rows chunk by chunk
     want = expected(table)
-    pages = [list(range(27, 7, -1)), [3], [5, 5, 6], [39, 0, 20, 11], list(range(n)), []]
+    pages = [list(range(27, 7, -1)), list(range(5, 15)), [3], [5, 5, 6], [39, 0, 20, 11], list(range(n)), []]
     for reader in readers:
         for columns in (None, ["title", "amount_usd"], ["event_date", "nope"], []):
             names = [c for c in table.column_names if columns is None or c in columns]
@@ -146,6 +147,9 @@ def test_reader_columns_and_rows_are_the_rows_at_the_positions(tmp_path, monkeyp
                 cols = _reader_columns(reader, pos, columns)
                 assert list(cols) == names and all(cols[c] == [want[p][c] for p in page] for c in names), (type(reader), columns, page)
                 assert _reader_rows(reader, pos, columns) == [{c: want[p][c] for c in names} for p in page]
+        for past_the_end in ([38, 39, 40], [41, 40, 39]):  # a run the file ends in: an error, not fewer rows
+            with pytest.raises((IndexError, pa.ArrowInvalid)):
+                _reader_columns(reader, np.array(past_the_end, dtype=np.int64), ["title"])
     old = SimpleNamespace(timeline=ArrowTable(table, ["account_id"], "account_id"))
     for columns in (None, ["title", "event_date"]):
         got = Snapshot.timeline_columns(old, [27, 26, 3], columns)
