@@ -552,7 +552,7 @@ class IpcRowReader(_ChunkedRows):
         self._cache = _Recent(max(cache_batches, self._file.num_record_batches) if self.uncompressed else cache_batches)
         # a compressed copy read for some columns only: a reader of the file that decodes just those
         # (IpcReadOptions.included_fields), with its own LRU, by the columns' positions
-        self._narrow: OrderedDict[tuple[int, ...], tuple[Callable[[int], pa.RecordBatch], pa.Schema]] = OrderedDict()
+        self._narrow: OrderedDict[tuple[int, ...], tuple[Callable[[int], pa.RecordBatch], pa.Schema, None]] = OrderedDict()
         self._fields_of: dict[tuple[str, ...], tuple[int, ...]] = {}  # a column selection's positions (few selections)
 
     def __len__(self) -> int:
@@ -572,7 +572,7 @@ class IpcRowReader(_ChunkedRows):
         columns: 13 instead of 22 us a batch)."""
         lo, hi = max(lo, 0), min(hi, self._rows)
         with self._lock:
-            get, schema = self._batches if columns is None or self.uncompressed else self._narrow_batches(columns)
+            get, schema, pick = self._source(columns)
             if hi <= lo:
                 table = schema.empty_table()
             else:
@@ -581,7 +581,7 @@ class IpcRowReader(_ChunkedRows):
                     table = pa.Table.from_batches([get(b0).slice(lo - b0 * self.batch_rows, hi - lo)], schema)
                 else:
                     table = pa.Table.from_batches([get(i) for i in range(b0, b1 + 1)], schema).slice(lo - b0 * self.batch_rows, hi - lo)
-        return table if columns is None or schema is not self.schema else _select(table, columns)
+        return table if pick is None else table.select(list(pick))
 
     def read_batch(self, lo: int, hi: int, columns: Sequence[str] | None = None) -> pa.RecordBatch:
         """`read` as one record batch: for rows within one batch (an account's page, nearly always), a
@@ -591,9 +591,9 @@ class IpcRowReader(_ChunkedRows):
         if hi > lo and lo // self.batch_rows == (hi - 1) // self.batch_rows:
             b = lo // self.batch_rows
             with self._lock:
-                get, schema = self._batches if columns is None or self.uncompressed else self._narrow_batches(columns)
+                get, _, pick = self._source(columns)
                 batch = get(b).slice(lo - b * self.batch_rows, hi - lo)
-            return batch if columns is None or schema is not self.schema else batch.select(list(self._fields(columns)))
+            return batch if pick is None else batch.select(list(pick))
         table = self.read(lo, hi, columns)
         batches = table.combine_chunks().to_batches()  # rows across batches: one batch, joined
         return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
@@ -608,22 +608,22 @@ class IpcRowReader(_ChunkedRows):
             fields = self._fields_of[key] = _positions_of(self.schema, key)
         return fields
 
-    @property
-    def _batches(self):
-        return self._batch, self.schema
-
-    def _narrow_batches(self, columns: Sequence[str]):
-        """(batch `i` -> its `columns` only, their schema), decoded by and kept for a reader of just those
-        columns (under the lock); the whole batches' when that is all of them, or none."""
+    def _source(self, columns: Sequence[str] | None):
+        """How to read `columns` (None: all), under the lock: (batch `i` -> its record batch, their schema, the
+        column positions to select from each or None).  A compressed copy decodes just those columns with a
+        reader of its own (kept for the column set, with its own LRU: `NARROW_READERS`); an uncompressed
+        copy's batches are views of the map, selected from."""
+        if columns is None:
+            return self._batch, self.schema, None
         fields = self._fields(columns)
-        if not fields or len(fields) == len(self.schema):
-            return self._batches
+        if self.uncompressed or not fields or len(fields) == len(self.schema):
+            return self._batch, self.schema, fields
         entry = self._narrow.get(fields)
         if entry is None:
             options = pa.ipc.IpcReadOptions(included_fields=list(fields), use_threads=False)
             file = pa.ipc.open_file(pa.memory_map(str(self.path)), options=options)
             cache = _Recent(self._cache.size)
-            entry = self._narrow[fields] = (lambda i: cache.get(i, file.get_batch), file.schema)
+            entry = self._narrow[fields] = (lambda i: cache.get(i, file.get_batch), file.schema, None)
             if len(self._narrow) > NARROW_READERS:
                 self._narrow.popitem(last=False)
         else:
