@@ -75,19 +75,18 @@ class Loaders:
         rows = {r["account_id"]: r for r in snap.customers(dict.fromkeys(ids))}
         return [rows.get(i) for i in ids]
 
-    # The rows' account id is the key's: set, not read (a column less from the file for every row).
     def _alerts(self, key: tuple[str, tuple[str, ...] | None]) -> list[dict[str, Any]]:
-        account_id, columns = key
-        self._touch(account_id)
-        rows = self.snap().alerts_for(account_id, columns) or []
-        for r in rows:
-            r["account_id"] = account_id
-        return [alert_view(r, self._overlay) for r in rows]
+        return self._account_rows(key, self.snap().alerts_for, alert_view)
 
     def _recommendations(self, key: tuple[str, tuple[str, ...] | None]) -> list[dict[str, Any]]:
+        return self._account_rows(key, self.snap().recommendations_for, recommendation_view)
+
+    def _account_rows(self, key: tuple[str, tuple[str, ...] | None], read, view) -> list[dict[str, Any]]:
+        """An account's rows of a rules table (`read`: account id, columns -> rows or None), with the store's
+        status on top (`view`).  Their account id is the key's: set, not read (a column less from the file)."""
         account_id, columns = key
         self._touch(account_id)
-        rows = self.snap().recommendations_for(account_id, columns) or []
+        rows = read(account_id, columns) or []
         for r in rows:
             r["account_id"] = account_id
-        return [recommendation_view(r, self._overlay) for r in rows]
+        return [view(r, self._overlay) for r in rows]
