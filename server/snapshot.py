@@ -433,16 +433,14 @@ def _reader_columns(reader, positions: np.ndarray, columns: Sequence[str] | None
     n = len(pl)
     lo, hi = (min(pl), max(pl) + 1) if n else (0, 0)
     if hi - lo <= 2 * n:
-        if n and hi - lo == n and (pl[0] == lo or pl[0] == hi - 1):
-            # the rows of the span, in order or newest first (a timeline page) when they are a run
-            step = 1 if pl[0] == lo else -1
-            at = slice(None, None, step) if pl == list(range(pl[0], pl[0] + step * n, step)) else [p - lo for p in pl]
-        else:
-            at = [p - lo for p in pl]
+        at = [p - lo for p in pl]
         read_batch = getattr(reader, "read_batch", None)
         data = read_batch(lo, hi, columns) if read_batch is not None else reader.read(lo, hi, columns)
-        if at.__class__ is slice and data.num_rows != n:  # a run past the end (the read stops there): picked, so it raises
-            at = [p - lo for p in pl]
+        if n and hi - lo == n == data.num_rows:  # every row read, once each: a run either way (a page) is a slice
+            if at == list(range(n)):
+                at = slice(None)
+            elif at == list(range(n - 1, -1, -1)):
+                at = slice(None, None, -1)
     else:
         data = reader.take(positions)
     out = {}
