@@ -12,7 +12,7 @@ import strawberry
 
 from server import overlay
 from server.context import Info
-from server.schema.types import AsOf, PageInfo, cursor_decode, cursor_encode, enum_or_none
+from server.schema.types import AsOf, PageInfo, as_of_for, cursor_decode, cursor_encode, enum_or_none
 from server.snapshot import ALERTS, RECOMMENDATIONS, _as_date
 from server.store import ActionRecord
 
@@ -91,7 +91,7 @@ def _int(value: Any) -> int | None:
 
 
 def _as_of(r: dict[str, Any]) -> AsOf | None:
-    return None if "as_of" not in r else AsOf(date=_as_date(r["as_of"]), run_id=r.get("run_id") or "")
+    return None if "as_of" not in r else as_of_for(r["as_of"], r.get("run_id") or "")
 
 
 # What the customer's alerts and recommendations read of their rows whatever is selected (the store's status

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import date
 from enum import Enum
 from typing import Any
@@ -41,6 +40,7 @@ from server.schema.types import (
     TimelineConnection,
     TimelineEvent,
     TimelineEventType,
+    as_of_for,
     cursor_decode,
     cursor_encode,
     enum_or_none,
@@ -70,12 +70,6 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
 def customer_columns(info: Info, *path: str) -> tuple[str, ...] | None:
     """The metrics columns the Customer selected at `path` below this resolver's field shows; None: all."""
     return selected_columns(info, FIELD_COLUMNS, ALWAYS, *path)
-
-
-@functools.lru_cache(maxsize=256)
-def _as_of(value: Any, run_id: str) -> AsOf:
-    """One AsOf per (as-of date, run): the same few for every customer of a snapshot (a search page makes 8)."""
-    return AsOf(date=_as_date(value), run_id=run_id)
 
 
 @strawberry.type(description="A business customer (one Salesforce account) and everything known about it.")
@@ -113,7 +107,7 @@ class Customer:
             owner=row.get("owner_name"),
             owner_id=row.get("owner_id"),
             parent_id=row.get("parent_id"),
-            as_of=_as_of(row.get("as_of"), row.get("run_id") or run_id),
+            as_of=as_of_for(row.get("as_of"), row.get("run_id") or run_id),
             mrr_usd=row.get("mrr_usd"),
             arr_usd=row.get("arr_usd"),
             annual_revenue_usd=row.get("annual_revenue_usd"),

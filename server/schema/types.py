@@ -46,6 +46,13 @@ class AsOf:
     run_id: str
 
 
+@functools.lru_cache(maxsize=256)
+def as_of_for(value: Any, run_id: str) -> AsOf:
+    """A row's AsOf, from its as-of value and run: one object per pair, shared (the same few for every
+    customer, alert and recommendation of a snapshot; a search page makes 8, a profile a dozen)."""
+    return AsOf(date=_as_date(value), run_id=run_id)
+
+
 @strawberry.type(description="One fact a score component was computed from.")
 class Fact:
     name: str
