@@ -427,14 +427,19 @@ def serve(
     import uvicorn
 
     from server.app import create_app
+    from server.config import load_server_config
+    from server.observability import configure_logging
 
     from etl.memory import use_system_allocator
 
     use_system_allocator()  # a snapshot's load-time temporaries go back to the system (1M accounts: 3.0 -> 2.8 GB)
     s = _settings(data_dir, config_dir)
-    application = create_app(s.data_dir, s.config_dir)
+    config = load_server_config(s.config_dir)
+    configure_logging(config.json_logs)  # uvicorn's loggers too: it runs without a logging configuration of its own
+    application = create_app(s.data_dir, s.config_dir, config=config)
     console.print(f"Customer 360 API: [bold]http://{host}:{port}/graphql[/] (GraphiQL in a browser)")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    # the API writes each request's access line itself (server.observability), with its request id
+    uvicorn.run(application, host=host, port=port, log_config=None, log_level="info", access_log=False)
 
 
 @app.command("export-schema")

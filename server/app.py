@@ -39,7 +39,7 @@ from server.events import Broker, Event
 from server.keys import KeyRing
 from server.cors import AllowListCORS
 from server.limits import BodyLimitMiddleware
-from server.observability import Metrics, RequestIdMiddleware, configure_logging
+from server.observability import Metrics, RequestIdMiddleware
 from server.operations import Change, Operations
 from server.rest import RestApi
 from server.schema import build_schema
@@ -79,8 +79,6 @@ def create_app(
     `salesforce` is the Task writer, found from the environment when AUTO.
     """
     config = config or load_server_config(config_dir)
-    if config.json_logs:
-        configure_logging(True)
     holder = SnapshotHolder(data_dir, config.snapshot_check_seconds, poll=False, in_memory_rows=config.snapshot_in_memory_rows)
     store = Store.open(data_dir, config.state_dir)
     tasks = salesforce_tasks(config_dir, config.write_back, environ) if salesforce == AUTO else salesforce
@@ -214,7 +212,7 @@ def create_app(
         *spa_routes(dist),
     ]
     middleware = [
-        Middleware(RequestIdMiddleware, metrics=metrics),
+        Middleware(RequestIdMiddleware, metrics=metrics, log_access=config.access_log),
         Middleware(BodyLimitMiddleware, max_bytes=config.limits.max_body_bytes, timeout_seconds=config.limits.body_timeout_seconds),
     ]
     if config.cors.allow_origins:

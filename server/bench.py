@@ -528,7 +528,6 @@ def bench_api(data_dir: Path, workdir: Path, *, duration: float = 10.0, max_requ
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("C360_SERVER__")}
     base_env |= {
         "C360_API_KEYS": json.dumps([{"name": "bench", "role": "viewer", "sha256": hash_key(key)}]),
-        "C360_SERVER__JSON_LOGS": "false",
         "C360_SERVER__WRITE_BACK__ENABLED": "false",
         "PYTHONUNBUFFERED": "1",
     }

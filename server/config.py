@@ -94,6 +94,7 @@ class ServerConfig(_Strict):
     )
     client_dist: str = Field(default="client/dist", description="built client to serve at /, relative to the repository")
     json_logs: bool = True
+    access_log: bool = Field(default=True, description="one log line a request (logger c360.access), with its request id")
 
 
 def load_server_config(config_dir: Path, environ: dict[str, str] | None = None) -> ServerConfig:
