@@ -15,7 +15,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from etl.clustered import (IN_MEMORY_ROWS, ClusteredTable, IpcRowReader, RowGrou
                            small_row_groups, sorted_by)
 from etl.linking.schemas import READ_ORDER as LINK_READ_ORDER
 from rules.schemas import READ_ORDER
-from server._values import ColumnValues, column_values, pylist
+from server._values import ColumnValues, column_values, pylist, row_reader
 from server.search import NameIndex
 from server.summary import BookSummary
 
@@ -68,6 +68,9 @@ METRICS_FRAME = ["account_id", "account_name", "parent_id", "region", "country_c
 ROW_BY_ROW = 12
 # ... and up to this many scattered rows column by column from its buffers (server._values), more by Arrow's take.
 SCATTERED_FROM_BUFFERS = 64
+# Row functions kept per table (`Table._reader`) before they are dropped and made again: a query's column
+# selections are few, and a malicious stream of distinct ones must not grow memory
+ROW_READERS = 256
 # Up to this many rows of one key of a served copy are read value by value (`FileTable.records`), more column by column.
 FEW_ROWS = 16
 REVIEW_TEXT = frozenset({"account_name_a", "account_name_b", "member_account_ids", "evidence", "reason"})
@@ -132,18 +135,18 @@ class Table:
     def records(self, value: str, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """The key's rows, with every column or only `columns` (those the table has)."""
         lo, hi = self.span(value)
-        cols = self._columns(columns)
         if hi - lo == 1:
-            return [self._row(lo, cols)]
-        return _dicts(cols, lambda a: a.slice(lo, hi - lo)) if hi > lo else []
+            return [self._reader(columns)(lo)]
+        return _dicts(self._columns(columns), lambda a: a.slice(lo, hi - lo)) if hi > lo else []
 
     def take(self, positions, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Rows at `positions`, in that order, with every column or only `columns` (those the table has)."""
         positions = np.asarray(positions, dtype=np.int64)
         n = len(positions)
-        cols = self._columns(columns)
         if n <= ROW_BY_ROW:
-            return [self._row(p, cols) for p in positions.tolist()]
+            read = self._reader(columns)
+            return [read(p) for p in positions.tolist()]
+        cols = self._columns(columns)
         lo, hi = int(positions.min()), int(positions.max()) + 1
         if hi - lo <= 2 * n:  # nearby rows (one customer's page): slice the range, pick in Python; no Arrow take
             rows = _dicts(cols, lambda a: a.slice(lo, hi - lo))
@@ -170,16 +173,20 @@ class Table:
         by_name = self._col_by_name
         return [by_name[c] for c in only if c in by_name]
 
-    def _row(self, pos: int, columns: list[tuple[str, pa.Array, bool, ColumnValues | None]] | None = None) -> dict[str, Any]:
-        """One row as a dict, value by value (a one-row slice's to_pylist costs several times more)."""
-        out = {}
-        for name, arr, is_float, reader in columns if columns is not None else self._columns():
-            if reader is not None:
-                out[name] = reader.one(pos)
-                continue
-            v = arr[pos].as_py()
-            out[name] = None if is_float and v != v else v  # NaN is a null
-        return out
+    def _reader(self, only: Sequence[str] | None = None) -> Callable[[int], dict[str, Any]]:
+        """A function of a row position giving that row as a dict of `only`'s columns (those the table has;
+        every column for None), value by value (`server._values.row_reader`; a one-row slice's to_pylist
+        costs several times more); made on first use for each column selection (a query's are few)."""
+        key = None if only is None else tuple(only)
+        readers = self.__dict__.get("_readers")
+        if readers is None:
+            readers = self._readers = {}
+        read = readers.get(key)
+        if read is None:
+            if len(readers) >= ROW_READERS:
+                readers.clear()
+            read = readers[key] = row_reader(self._columns(only))
+        return read
 
 
 def _sort_key(column: pa.ChunkedArray) -> np.ndarray | None:
@@ -292,6 +299,7 @@ class FileTable(Table):
         # readers (server._values), by batch, are kept too, so a key's few rows are read value by value.
         self._kept = isinstance(self.reader, IpcRowReader) and self.reader.uncompressed
         self._batch_columns: dict[int, dict[str, tuple]] = {}
+        self._batch_readers: dict[tuple, Callable[[int], dict[str, Any]]] = {}  # (batch, columns): `_batch_rows`
 
     @classmethod
     def open(cls, path: Path, sort_by: list[str] | None, key: str | None, leave_out: frozenset[str] = frozenset(),
@@ -318,13 +326,19 @@ class FileTable(Table):
         return _pylist(self.reader.read(lo, hi, columns), columns)
 
     def _batch_rows(self, b: int, start: int, n: int, columns: Sequence[str] | None) -> list[dict[str, Any]]:
-        """Rows [start, start + n) of kept batch `b`, value by value (`Table._row`)."""
-        by_name = self._batch_columns.get(b)
-        if by_name is None:  # two threads may both make them: the same readers, one kept
-            batch = self.reader.batch(b)
-            by_name = self._batch_columns[b] = {name: _column(name, arr) for name, arr in zip(batch.schema.names, batch.columns, strict=True)}
-        cols = list(by_name.values()) if columns is None else [by_name[c] for c in columns if c in by_name]
-        return [self._row(start + i, cols) for i in range(n)]
+        """Rows [start, start + n) of kept batch `b`, value by value (as `Table._reader`)."""
+        key = (b, None if columns is None else tuple(columns))
+        read = self._batch_readers.get(key)
+        if read is None:  # two threads may both make one: the same function, one kept
+            by_name = self._batch_columns.get(b)
+            if by_name is None:
+                batch = self.reader.batch(b)
+                by_name = self._batch_columns[b] = {name: _column(name, arr) for name, arr in zip(batch.schema.names, batch.columns, strict=True)}
+            cols = list(by_name.values()) if columns is None else [by_name[c] for c in columns if c in by_name]
+            if len(self._batch_readers) >= ROW_READERS:
+                self._batch_readers.clear()
+            read = self._batch_readers[key] = row_reader(cols)
+        return [read(start + i) for i in range(n)]
 
     def take(self, positions, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         positions = np.asarray(positions, dtype=np.int64)

@@ -65,7 +65,7 @@ def test_values_from_buffers_are_to_pylists():
     one at a time and many at once, the values of to_pylist (NaN as null), sliced arrays included."""
     from datetime import date
 
-    from server._values import column_values, pylist
+    from server._values import column_values, pylist, row_reader
 
     arrays = [
         pa.array([1, None, -3, 2**40, 0], pa.int64()),
@@ -98,6 +98,9 @@ def test_values_from_buffers_are_to_pylists():
         want = [None if isinstance(v, float) and math.isnan(v) else v for v in arr.to_pylist()]
         got_one = [reader.one(p) for p in range(len(arr))]
         assert got_one == want and [type(v) for v in got_one] == [type(v) for v in want], (arr.type, got_one, want)
+        row = row_reader([("v", arr, pa.types.is_floating(arr.type), reader)])  # the same values, read in line
+        got_row = [row(p)["v"] for p in range(len(arr))]
+        assert got_row == want and [type(v) for v in got_row] == [type(v) for v in want], (arr.type, got_row, want)
         for ps in (list(range(len(arr))), list(range(len(arr)))[::-1], [0, 0, len(arr) - 1]):
             got = reader.many(np.array(ps, np.int64))
             assert got == [want[p] for p in ps] and [type(v) for v in got] == [type(want[p]) for p in ps], (arr.type, ps)
@@ -111,6 +114,33 @@ def test_values_from_buffers_are_to_pylists():
                 pa.array([1], pa.timestamp("us", tz="+00:00")), pa.array([[1]]), pa.array([{"a": 1}]), pa.array([b"x"]),
                 pa.array(["a"]).dictionary_encode(), pa.array([1.0], pa.float16())):
         assert column_values(arr) is None, arr.type
+
+
+def test_a_row_reader_gives_each_row_of_many_columns_as_to_pylist():
+    """`row_reader` over columns of every kind at once, names in order, with those read through Arrow
+    (a list, half floats, a zoned timestamp) and a float's NaN as null."""
+    from server._values import column_values, row_reader
+
+    table = pa.table({
+        "id": pa.array(["a1", "b2", None, "d4"]),
+        "n": pa.array([1, None, 3, -4], pa.int32()),
+        "x": pa.array([0.5, float("nan"), None, 2.0]),
+        "ok": pa.array([True, False, None, True]),
+        "tags": pa.array([["x"], None, [], ["y", "z"]]),
+        "half": pa.array(np.array([1.0, np.nan, 0.5, 2.0], np.float16)),
+        "at": pa.array([0, 1, None, 3], pa.timestamp("us", tz="Europe/Berlin")),
+        "id again": pa.array(["q", "r", "s", "t"]).slice(0, 4),
+    }).slice(0, 4)
+    columns = []
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        arr = col.chunk(0)
+        columns.append((name, arr, pa.types.is_floating(arr.type), column_values(arr)))
+    assert [c[3] is None for c in columns] == [False, False, False, False, True, True, True, False]
+    read = row_reader(columns)
+    for p, want in enumerate(table.to_pylist()):
+        want = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in want.items()}
+        got = read(p)
+        assert list(got) == table.column_names and got == want, (p, got, want)
 
 
 def test_reader_columns_and_rows_are_the_rows_at_the_positions(tmp_path, monkeypatch):
