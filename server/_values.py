@@ -62,18 +62,18 @@ class ColumnValues(ABC):
                 out[i] = None
         return out
 
-    def inline(self, v: str) -> tuple[str, dict[str, Any]]:
-        """`one` as a Python expression of the position ``p``, for generated code (`row_reader`): the
-        expression and the names it uses, each starting with `v`."""
-        expr, names = self._expr(v)
+    def inline(self, v: str, p: str = "p") -> tuple[str, dict[str, Any]]:
+        """`one` as a Python expression of the position, the variable named `p`, for generated code
+        (`row_reader`): the expression and the names it uses, each starting with `v`."""
+        expr, names = self._expr(v, p)
         if self._bitmap is None:
             return expr, names
-        q = f"(p + {self._off})" if self._off else "p"
+        q = f"({p} + {self._off})" if self._off else p
         return f"(None if not ({v}_bits[{q} >> 3] >> ({q} & 7)) & 1 else {expr})", {**names, f"{v}_bits": self._bitmap}
 
     @abstractmethod
-    def _expr(self, v: str) -> tuple[str, dict[str, Any]]:
-        """`_value` as an expression of ``p`` (see `inline`)."""
+    def _expr(self, v: str, p: str) -> tuple[str, dict[str, Any]]:
+        """`_value` as an expression of the position `p` (see `inline`)."""
 
     def _nulls(self, ps: np.ndarray) -> np.ndarray:
         """Indexes into `ps` of the null values."""
@@ -104,10 +104,10 @@ class _Numbers(ColumnValues):
         v = self._items[p]
         return None if self._float and v != v else v
 
-    def _expr(self, v: str) -> tuple[str, dict[str, Any]]:
+    def _expr(self, v: str, p: str) -> tuple[str, dict[str, Any]]:
         if self._float:
-            return f"(None if ({v}_x := {v}_items[p]) != {v}_x else {v}_x)", {f"{v}_items": self._items}
-        return f"{v}_items[p]", {f"{v}_items": self._items}
+            return f"(None if ({v}_x := {v}_items[{p}]) != {v}_x else {v}_x)", {f"{v}_items": self._items}
+        return f"{v}_items[{p}]", {f"{v}_items": self._items}
 
     def _values(self, ps: np.ndarray) -> list[Any]:
         out = self._vals[ps].tolist()
@@ -126,8 +126,8 @@ class _Booleans(ColumnValues):
         p += self._off
         return bool((self._view[p >> 3] >> (p & 7)) & 1)
 
-    def _expr(self, v: str) -> tuple[str, dict[str, Any]]:
-        q = f"(p + {self._off})" if self._off else "p"
+    def _expr(self, v: str, p: str) -> tuple[str, dict[str, Any]]:
+        q = f"({p} + {self._off})" if self._off else p
         return f"bool(({v}_view[{q} >> 3] >> ({q} & 7)) & 1)", {f"{v}_view": self._view}
 
     def _values(self, ps: np.ndarray) -> list[Any]:
@@ -146,8 +146,8 @@ class _Dates(ColumnValues):
     def _value(self, p: int) -> Any:
         return date.fromordinal(_EPOCH + self._items[p])
 
-    def _expr(self, v: str) -> tuple[str, dict[str, Any]]:
-        return f"{v}_day({_EPOCH} + {v}_items[p])", {f"{v}_items": self._items, f"{v}_day": date.fromordinal}
+    def _expr(self, v: str, p: str) -> tuple[str, dict[str, Any]]:
+        return f"{v}_day({_EPOCH} + {v}_items[{p}])", {f"{v}_items": self._items, f"{v}_day": date.fromordinal}
 
     def _values(self, ps: np.ndarray) -> list[Any]:
         days = self._days[ps]  # a copy: a null's slot may hold any number, not always a valid date
@@ -172,8 +172,8 @@ class _Strings(ColumnValues):
         items = self._items
         return str(self._data[items[p] : items[p + 1]], "utf-8")
 
-    def _expr(self, v: str) -> tuple[str, dict[str, Any]]:
-        return f'str({v}_data[{v}_items[p] : {v}_items[p + 1]], "utf-8")', {f"{v}_items": self._items, f"{v}_data": self._data}
+    def _expr(self, v: str, p: str) -> tuple[str, dict[str, Any]]:
+        return f'str({v}_data[{v}_items[{p}] : {v}_items[{p} + 1]], "utf-8")', {f"{v}_items": self._items, f"{v}_data": self._data}
 
     def _values(self, ps: np.ndarray) -> list[Any]:
         data = self._data
@@ -201,8 +201,8 @@ class _Timestamps(ColumnValues):
     def _value(self, p: int) -> Any:
         return self._epoch + timedelta(microseconds=self._items[p] * self._unit)
 
-    def _expr(self, v: str) -> tuple[str, dict[str, Any]]:
-        return (f"{v}_epoch + {v}_delta(microseconds={v}_items[p] * {self._unit})",
+    def _expr(self, v: str, p: str) -> tuple[str, dict[str, Any]]:
+        return (f"{v}_epoch + {v}_delta(microseconds={v}_items[{p}] * {self._unit})",
                 {f"{v}_items": self._items, f"{v}_epoch": self._epoch, f"{v}_delta": timedelta})
 
     def _values(self, ps: np.ndarray) -> list[Any]:
@@ -213,9 +213,69 @@ class _Timestamps(ColumnValues):
         return [epoch + timedelta(microseconds=c * unit) for c in counts.tolist()]
 
 
+class _Structs(ColumnValues):
+    """Structs whose every field has a reader: a dict of the fields a value, as to_pylist (an alert's
+    conditions are a list of them: 8 us a row through Arrow's as_py)."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, arr: pa.StructArray, fields: list[tuple[str, ColumnValues]]):
+        super().__init__(arr)
+        self._fields = fields  # readers of the children as `field` gives them: the struct's offset applied
+
+    def _value(self, p: int) -> Any:
+        return {name: reader.one(p) for name, reader in self._fields}
+
+    def _values(self, ps: np.ndarray) -> list[Any]:
+        return [self._value(p) for p in ps.tolist()]
+
+    def _expr(self, v: str, p: str) -> tuple[str, dict[str, Any]]:
+        items, names = [], {}
+        for i, (name, reader) in enumerate(self._fields):
+            expr, bound = reader.inline(f"{v}_{i}", p)
+            items.append(f"{name!r}: {expr}")
+            names.update(bound)
+        return "{" + ", ".join(items) + "}", names
+
+
+class _Lists(ColumnValues):
+    """Lists (or large lists) of values with a reader: a list a value, as to_pylist."""
+
+    __slots__ = ("_item", "_items", "_reader")
+
+    def __init__(self, arr: pa.ListArray | pa.LargeListArray, item: ColumnValues):
+        super().__init__(arr)
+        large = pa.types.is_large_list(arr.type)
+        self._items = _view(arr.buffers()[1], "q" if large else "i", arr.offset, len(arr) + 1)  # into the whole child
+        self._reader = item
+        self._item = item.one
+
+    def _value(self, p: int) -> Any:
+        one = self._item
+        return [one(i) for i in range(self._items[p], self._items[p + 1])]
+
+    def _values(self, ps: np.ndarray) -> list[Any]:
+        return [self._value(p) for p in ps.tolist()]
+
+    def _expr(self, v: str, p: str) -> tuple[str, dict[str, Any]]:
+        i = f"{v}_i"  # the item's position in the child, the comprehension's own variable
+        expr, names = self._reader.inline(f"{v}_item", i)
+        return f"[{expr} for {i} in range({v}_items[{p}], {v}_items[{p} + 1])]", {**names, f"{v}_items": self._items}
+
+
 def column_values(arr: pa.Array) -> ColumnValues | None:
     """A reader of `arr`'s values from its buffers, or None for a type read through Arrow."""
     t = arr.type
+    if pa.types.is_struct(t):
+        fields = [(t.field(i).name, column_values(arr.field(i))) for i in range(t.num_fields)]
+        names = [name for name, _ in fields]
+        # a name twice: to_pylist would keep one of them; leave that to Arrow
+        if all(reader is not None for _, reader in fields) and len(set(names)) == len(names):
+            return _Structs(arr, fields)
+        return None
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        item = column_values(arr.values)
+        return None if item is None else _Lists(arr, item)
     if pa.types.is_integer(t) or pa.types.is_floating(t) and not pa.types.is_float16(t):
         return _Numbers(arr)
     if pa.types.is_boolean(t):

@@ -82,6 +82,13 @@ def test_values_from_buffers_are_to_pylists():
         pa.array([0, None, 1_700_000_000_123_456, -86_400_000_001, 253_402_300_799_000_000], pa.timestamp("us", tz="UTC")),
         pa.array([1_700_000_000_123, None, 0, -1, 5], pa.timestamp("ms")),
         pa.array([1_700_000_000, 0, None, 86_400, -1], pa.timestamp("s", tz="UTC")),
+        # an alert's conditions: lists of structs; lists of lists, large lists, structs of lists
+        pa.array([[{"field": "churn_risk", "op": ">=", "met": True}], None, [], [{"field": None, "op": "<", "met": None}, None],
+                  [{"field": "é", "op": "", "met": False}]],
+                 pa.list_(pa.struct([("field", pa.string()), ("op", pa.string()), ("met", pa.bool_())]))),
+        pa.array([[[1, None], []], [None], None, [], [[2**40]]], pa.list_(pa.list_(pa.int64()))),
+        pa.array([["a"], None, [], ["b", None, "c"], [""]], pa.large_list(pa.string())),
+        pa.array([{"a": [1.5], "d": date(2026, 1, 2)}, None, {"a": None, "d": None}, {"a": [], "d": date(1, 1, 1)}, {"a": [2.0, None], "d": None}]),
     ]
     # a null whose slot holds a day no date has, and bytes that are not UTF-8: still None
     garbage_days = pa.Array.from_buffers(pa.date32(), 3, [pa.py_buffer(bytes([0b101])), pa.py_buffer(np.array([1, 2**31 - 1, 3], np.int32).tobytes())])
@@ -91,7 +98,7 @@ def test_values_from_buffers_are_to_pylists():
     garbage_time = pa.Array.from_buffers(pa.timestamp("us", tz="UTC"), 2, [pa.py_buffer(bytes([0b10])),
                                                                          pa.py_buffer(np.array([2**62, 7], np.int64).tobytes())])
     arrays += [garbage_time]
-    arrays += [a.slice(1, 3) for a in [*arrays[:9], *arrays[11:14]]]  # offsets into the buffers
+    arrays += [a.slice(1, 3) for a in [*arrays[:9], *arrays[11:18]]]  # offsets into the buffers
     for arr in arrays:
         reader = column_values(arr)
         assert reader is not None, arr.type
@@ -111,14 +118,19 @@ def test_values_from_buffers_are_to_pylists():
                 v if v == v else "nan" for v in want_all], (arr.type, got)
     # everything else stays with Arrow
     for arr in (pa.array([1], pa.timestamp("us", tz="Europe/Berlin")), pa.array([1], pa.timestamp("ns", tz="UTC")),
-                pa.array([1], pa.timestamp("us", tz="+00:00")), pa.array([[1]]), pa.array([{"a": 1}]), pa.array([b"x"]),
-                pa.array(["a"]).dictionary_encode(), pa.array([1.0], pa.float16())):
+                pa.array([1], pa.timestamp("us", tz="+00:00")), pa.array([[b"x"]]), pa.array([{"a": 1, "b": b"x"}]), pa.array([b"x"]),
+                pa.array(["a"]).dictionary_encode(), pa.array([1.0], pa.float16()), pa.array([[1]], pa.list_(pa.int64(), 1)),
+                pa.array([[("k", 1)]], pa.map_(pa.string(), pa.int64()))):
         assert column_values(arr) is None, arr.type
+    # inside lists and structs too, a float's NaN is None (to_pylist keeps NaN there)
+    nested = pa.array([[1.5, float("nan")], [{"x": float("nan")}]][0:1])
+    assert column_values(nested).one(0) == [1.5, None]
+    assert row_reader([("v", nested, False, column_values(nested))])(0) == {"v": [1.5, None]}
 
 
 def test_a_row_reader_gives_each_row_of_many_columns_as_to_pylist():
     """`row_reader` over columns of every kind at once, names in order, with those read through Arrow
-    (a list, half floats, a zoned timestamp) and a float's NaN as null."""
+    (half floats, a zoned timestamp, a list of binaries) and a float's NaN as null."""
     from server._values import column_values, row_reader
 
     table = pa.table({
@@ -130,12 +142,13 @@ def test_a_row_reader_gives_each_row_of_many_columns_as_to_pylist():
         "half": pa.array(np.array([1.0, np.nan, 0.5, 2.0], np.float16)),
         "at": pa.array([0, 1, None, 3], pa.timestamp("us", tz="Europe/Berlin")),
         "id again": pa.array(["q", "r", "s", "t"]).slice(0, 4),
+        "blobs": pa.array([[b"x"], None, [], [b"", b"y"]]),
     }).slice(0, 4)
     columns = []
     for name, col in zip(table.column_names, table.columns, strict=True):
         arr = col.chunk(0)
         columns.append((name, arr, pa.types.is_floating(arr.type), column_values(arr)))
-    assert [c[3] is None for c in columns] == [False, False, False, False, True, True, True, False]
+    assert [c[3] is None for c in columns] == [False, False, False, False, False, True, True, False, True]
     read = row_reader(columns)
     for p, want in enumerate(table.to_pylist()):
         want = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in want.items()}
