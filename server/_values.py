@@ -7,10 +7,15 @@ for one row, 3-4 us for 8).  Numbers, booleans, dates and strings can be
 read straight from the column's buffers instead: numpy views (for many rows)
 and memoryviews (for one) of the values and the validity bitmap, made once
 per column, no copy; so can timestamps in UTC or without a zone (an
-alert's status change: 2.25 us through Arrow).  `column_values` gives a
-reader for those types and None for the others (other timestamps, lists,
-structs, ...), which stay with Arrow.  The values are ``to_pylist``'s: the
-same Python types, None for a null; a float NaN is None too (the API's rule).
+alert's status change: 2.25 us through Arrow), and lists and structs of
+all these (an alert's conditions).  `column_values` gives a reader for those
+types and None for the others (other timestamps, maps, binaries, ...), which
+stay with Arrow.  The values are ``to_pylist``'s: the same Python types, None
+for a null; a float NaN is None too, inside lists and structs as well (the
+API's rule).
+
+`row_reader` turns the readers of a row's columns into one generated
+function: every value read in line, no call a value.
 """
 
 from __future__ import annotations
@@ -215,7 +220,7 @@ class _Timestamps(ColumnValues):
 
 class _Structs(ColumnValues):
     """Structs whose every field has a reader: a dict of the fields a value, as to_pylist (an alert's
-    conditions are a list of them: 8 us a row through Arrow's as_py)."""
+    conditions are a list of them: 3.5 us a row through Arrow's as_py, 1.7 us in a row reader)."""
 
     __slots__ = ("_fields",)
 
