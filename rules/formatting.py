@@ -296,7 +296,7 @@ def parse_template(text: object, path: str) -> Template:
         if name is None:
             continue
         if name == "":
-            raise ConditionError(path, f"bad template placeholder '{{}}': name a field, e.g. {{churn_risk}}")
+            raise ConditionError(path, "bad template placeholder '{}': name a field, e.g. {churn_risk}")
         if conversion:
             raise ConditionError(path, f"bad template placeholder {{{name}!{conversion}}}: conversions are not supported")
         kind = TEMPLATE_EXTRAS.get(name) or (FIELDS[name].type if name in FIELDS else None)

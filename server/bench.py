@@ -616,7 +616,6 @@ def bench_search(source: Path, *, queries: int = POOL, limit: int = 8, seed: int
     (which leaves out the time other processes had the core: on a shared machine the steadier figure)."""
     import gc
 
-    import numpy as np
     import pyarrow.parquet as pq
 
     from server.search import NameIndex
