@@ -265,7 +265,7 @@ def render_api(api: dict) -> list[str]:
     lines = [
         "",
         (f"API under load: one uvicorn worker, {engine} on 127.0.0.1, at most {api['max_requests']:,} requests per run. "
-         "Each API run is followed by the same load on a bare Starlette endpoint (same uvicorn settings, own process) "
+         "Each API run is followed by the same load on a bare Starlette endpoint (same uvicorn server and loop, own process; it logs each request with uvicorn's access log, the API with its own) "
          "answering the JSON bytes the API returned for that query; ratio = API req/s / reference req/s. "
          "A scenario run more than once shows its median run (by API req/s), with the range of the ratio "
          "and of the API p99 over all its runs, and the median of the runs' p99s, in the note."),

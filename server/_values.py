@@ -11,8 +11,8 @@ alert's status change: 2.25 us through Arrow), and lists and structs of
 all these (an alert's conditions).  `column_values` gives a reader for those
 types and None for the others (other timestamps, maps, binaries, ...), which
 stay with Arrow.  The values are ``to_pylist``'s: the same Python types, None
-for a null; a float NaN is None too, inside lists and structs as well (the
-API's rule).
+for a null; a float NaN is None too (the API's rule), except inside a list
+or struct, where it stays NaN as in every other read of such a column.
 
 `row_reader` turns the readers of a row's columns into one generated
 function: every value read in line, no call a value.
@@ -97,13 +97,13 @@ class ColumnValues(ABC):
 class _Numbers(ColumnValues):
     __slots__ = ("_float", "_items", "_vals")
 
-    def __init__(self, arr: pa.Array):
+    def __init__(self, arr: pa.Array, nan_is_null: bool = True):
         super().__init__(arr)
         dtype = np.dtype(arr.type.to_pandas_dtype())
         n = len(arr)
         self._vals = np.frombuffer(arr.buffers()[1], dtype, count=n + arr.offset)[arr.offset :]
         self._items = _view(arr.buffers()[1], dtype.char, arr.offset, n)
-        self._float = dtype.kind == "f"
+        self._float = dtype.kind == "f" and nan_is_null  # NaN read as None (not inside a list or struct)
 
     def _value(self, p: int) -> Any:
         v = self._items[p]
@@ -219,7 +219,7 @@ class _Timestamps(ColumnValues):
 
 
 class _Structs(ColumnValues):
-    """Structs whose every field has a reader: a dict of the fields a value, as to_pylist (an alert's
+    """Structs whose every field has a reader: a dict of the fields a value, as to_pylist, NaN included (an alert's
     conditions are a list of them: 3.5 us a row through Arrow's as_py, 1.7 us in a row reader)."""
 
     __slots__ = ("_fields",)
@@ -232,7 +232,8 @@ class _Structs(ColumnValues):
         return {name: reader.one(p) for name, reader in self._fields}
 
     def _values(self, ps: np.ndarray) -> list[Any]:
-        return [self._value(p) for p in ps.tolist()]
+        one = self.one  # a null struct's fields are not read: what lies under it need not be valid
+        return [one(p) for p in ps.tolist()]
 
     def _expr(self, v: str, p: str) -> tuple[str, dict[str, Any]]:
         items, names = [], {}
@@ -244,7 +245,7 @@ class _Structs(ColumnValues):
 
 
 class _Lists(ColumnValues):
-    """Lists (or large lists) of values with a reader: a list a value, as to_pylist."""
+    """Lists (or large lists) of values with a reader: a list a value, as to_pylist (NaN included)."""
 
     __slots__ = ("_item", "_items", "_reader")
 
@@ -260,7 +261,8 @@ class _Lists(ColumnValues):
         return [one(i) for i in range(self._items[p], self._items[p + 1])]
 
     def _values(self, ps: np.ndarray) -> list[Any]:
-        return [self._value(p) for p in ps.tolist()]
+        one = self.one  # a null list's items are not read (its slot may span anything)
+        return [one(p) for p in ps.tolist()]
 
     def _expr(self, v: str, p: str) -> tuple[str, dict[str, Any]]:
         i = f"{v}_i"  # the item's position in the child, the comprehension's own variable
@@ -268,21 +270,23 @@ class _Lists(ColumnValues):
         return f"[{expr} for {i} in range({v}_items[{p}], {v}_items[{p} + 1])]", {**names, f"{v}_items": self._items}
 
 
-def column_values(arr: pa.Array) -> ColumnValues | None:
-    """A reader of `arr`'s values from its buffers, or None for a type read through Arrow."""
+def column_values(arr: pa.Array, nested: bool = False) -> ColumnValues | None:
+    """A reader of `arr`'s values from its buffers, or None for a type read through Arrow.  `nested`: the
+    items of a list or the fields of a struct, whose float NaN stays NaN (as to_pylist and the column by
+    column reads keep it)."""
     t = arr.type
     if pa.types.is_struct(t):
-        fields = [(t.field(i).name, column_values(arr.field(i))) for i in range(t.num_fields)]
+        fields = [(t.field(i).name, column_values(arr.field(i), nested=True)) for i in range(t.num_fields)]
         names = [name for name, _ in fields]
         # a name twice: to_pylist would keep one of them; leave that to Arrow
         if all(reader is not None for _, reader in fields) and len(set(names)) == len(names):
             return _Structs(arr, fields)
         return None
     if pa.types.is_list(t) or pa.types.is_large_list(t):
-        item = column_values(arr.values)
+        item = column_values(arr.values, nested=True)
         return None if item is None else _Lists(arr, item)
     if pa.types.is_integer(t) or pa.types.is_floating(t) and not pa.types.is_float16(t):
-        return _Numbers(arr)
+        return _Numbers(arr, nan_is_null=not nested)
     if pa.types.is_boolean(t):
         return _Booleans(arr)
     if pa.types.is_date32(t):
@@ -317,7 +321,8 @@ def row_reader(columns: Sequence[tuple[str, pa.Array, bool, ColumnValues | None]
         items.append(f"{name!r}: {expr}")
     source = "def row(p):\n    return {" + ", ".join(items) + "}\n"
     exec(compile(source, "<row reader>", "exec"), names)  # noqa: S102 - generated from column types and positions only
-    return names["row"]
+    # taken out of its own globals: no cycle, so a swapped-out snapshot's buffers go when its tables go
+    return names.pop("row")
 
 
 _DATE32 = pa.date32().id

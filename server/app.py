@@ -25,6 +25,7 @@ import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
@@ -59,20 +60,48 @@ GRAPHQL_PATH = "/graphql"
 
 class Api(Starlette):
     """Starlette, with HTTP GET and POST of ``/graphql`` - nearly every request - sent straight to the
-    middleware and the GraphQL view: the same layers, in the same order, that Starlette's own stack puts
-    around it (`ServerErrorMiddleware`, the app's middleware), without its router, route matching and
-    exception layers between (about 5 us a request, a few percent of a search).  Everything else (the
-    WebSocket, other methods, a ``root_path``, other paths) goes through Starlette as before."""
+    GraphQL view through the layers Starlette's own stack puts around its router (`ServerErrorMiddleware`
+    with the app's 500 handler and debug flag, Starlette's body size limit when set, the app's middleware,
+    in that order), without the router, route matching and exception layer between (about 6 us a request,
+    a few percent of a search).  The exception layer is kept when the app has handlers of its own or that
+    size limit (which answers by raising): it turns what a route raises into responses, and the view
+    raises nothing it handles by default.
+    Everything else (the WebSocket, other methods, a ``root_path``, other paths) goes through Starlette.
+    Both stacks are built on the first request, so middleware added before then is in both."""
 
     def __init__(self, *, graphql: ASGIApp, **kwargs) -> None:
         super().__init__(**kwargs)
-        stack = graphql
-        for cls, args, options in reversed(self.user_middleware):
-            stack = cls(stack, *args, **options)
-        self._graphql_http = ServerErrorMiddleware(stack, debug=self.debug)
+        self._graphql_view = graphql
+        self._graphql_http: ASGIApp | None = None
+
+    def _build_graphql_http(self) -> ASGIApp:
+        error_handler = None
+        handlers = {}
+        for key, value in self.exception_handlers.items():
+            if key in (500, Exception):
+                error_handler = value
+            else:
+                handlers[key] = value
+        middleware = [Middleware(ServerErrorMiddleware, handler=error_handler, debug=self.debug)]
+        max_body_size = getattr(self, "max_body_size", None)  # Starlette 1.x
+        if max_body_size is not None:
+            from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+
+            middleware.append(Middleware(RequestBodyLimitMiddleware, max_body_size=max_body_size))
+        middleware += self.user_middleware
+        if handlers or max_body_size is not None:  # the size limit answers by raising an HTTPException
+            middleware.append(Middleware(ExceptionMiddleware, handlers=handlers, debug=self.debug))
+        app = self._graphql_view
+        for cls, args, options in reversed(middleware):
+            app = cls(app, *args, **options)
+        return app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == GRAPHQL_PATH and scope["method"] in ("GET", "POST") and not scope.get("root_path"):
+            if self._graphql_http is None:
+                if self.middleware_stack is None:  # built together: no middleware can be added after this
+                    self.middleware_stack = self.build_middleware_stack()
+                self._graphql_http = self._build_graphql_http()
             scope["app"] = self
             await self._graphql_http(scope, receive, send)
             return

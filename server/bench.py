@@ -11,7 +11,7 @@
   typo, ``dashboardSummary``; response cache off, then on - warmed first by
   sending every distinct request once, so "cache on" measures hits),
   requests/s, p50 and p99 at 32 connections, each followed in the same run by the same load
-  against a bare Starlette endpoint (same uvicorn settings, own process) that
+  against a bare Starlette endpoint (same uvicorn server and loop, own process; it logs each request with uvicorn's access log, the API with its own) that
   returns the same JSON bytes the API returned for that scenario.  The ratio
   is API rate / reference rate.
 
@@ -280,7 +280,9 @@ def reference_main(bodies_file: str, port: int) -> None:
         return Response(b'{"ready":true}', media_type="application/json")
 
     app = Starlette(routes=[Route("/ref/{name}", endpoint, methods=["POST"]), Route("/readyz", ready)])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")  # the same settings as `c360 serve`
+    # uvicorn as `c360 serve` runs it (h11, asyncio), logging each request with its own access log (the API
+    # writes its own access line instead, server.observability)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
 
 
 # ---------------------------------------------------------------------------- load generators

@@ -23,6 +23,7 @@ import re
 import threading
 import time
 import uuid
+from urllib.parse import quote
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
@@ -82,11 +83,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(json_logs: bool, level: int = logging.INFO) -> None:
-    """JSON (or plain) lines on stderr for the c360 loggers and uvicorn's (run uvicorn with
+    """JSON (or plain) lines on stderr for the c360 loggers, uvicorn's and Strawberry's (run uvicorn with
     ``log_config=None``, or its own configuration replaces this for its loggers)."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    for name in ("c360", "uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("c360", "uvicorn", "uvicorn.error", "uvicorn.access", "strawberry"):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
         logger.propagate = False
@@ -200,20 +201,30 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        finally:
-            if scope["type"] == "http":
-                seconds = time.perf_counter() - start
-                self.metrics.observe(route_label(scope["path"]), scope["method"], status, seconds)
-                if self.log_access and access_log.isEnabledFor(logging.INFO):
-                    self._access(scope, status, seconds, rid)
-            request_id_var.reset(token)
+        except BaseException:
+            self._done(scope, status, start, rid)
+            # the id stays set: the server's own log line of this error (uvicorn's, in this request's task,
+            # which ends with it) carries it too
+            raise
+        self._done(scope, status, start, rid)
+        request_id_var.reset(token)
+
+    def _done(self, scope: Scope, status: int, start: float, rid: str) -> None:
+        if scope["type"] == "http":
+            seconds = time.perf_counter() - start
+            self.metrics.observe(route_label(scope["path"]), scope["method"], status, seconds)
+            if self.log_access and access_log.isEnabledFor(logging.INFO):
+                self._access(scope, status, seconds, rid)
 
     @staticmethod
     def _access(scope: Scope, status: int, seconds: float, rid: str) -> None:
         client = scope.get("client")
-        # the path without its query string: a search's `q=` is what a user typed.  The record is made
-        # directly: `Logger.info` would first walk the stack for the caller's file and line (2 of 8 us)
+        ms = round(seconds * 1000, 3)
+        # The path without its query string: a search's `q=` is what a user typed.  In the message it is
+        # percent-quoted (as uvicorn's line had it): a path with a line break cannot forge a plain-text line.
+        # The record is made directly: `Logger.info` would first walk the stack for the caller's file and line.
         access_log.handle(access_log.makeRecord(
-            access_log.name, logging.INFO, __file__, 0, "%s %s %d", (scope["method"], scope["path"], status), None,
-            extra={"method": scope["method"], "path": scope["path"], "status": status,
-                   "duration_ms": round(seconds * 1000, 3), "client": client[0] if client else None, "request_id": rid}))
+            access_log.name, logging.INFO, __file__, 0, "%s %s %d %.1f ms %s",
+            (scope["method"], quote(scope["path"]), status, ms, rid), None,
+            extra={"method": scope["method"], "path": scope["path"], "status": status, "duration_ms": ms,
+                   "client": client[0] if client else None, "request_id": rid}))

@@ -59,10 +59,37 @@ def test_every_request_gets_one_access_line_with_its_request_id_and_no_query_str
     assert response.status_code == 201 and response.headers["x-request-id"] == "trace-7"
     [record] = records
     line = json.loads(JsonFormatter().format(record))
-    assert line["logger"] == "c360.access" and line["message"] == "GET /hello 201"
+    assert line["logger"] == "c360.access" and line["message"].startswith("GET /hello 201 ") and line["message"].endswith(" ms trace-7")
     assert (line["request_id"], line["method"], line["path"], line["status"]) == ("trace-7", "GET", "/hello", 201)
     assert line["duration_ms"] >= 0 and line["level"] == "INFO" and line["ts"].endswith("Z")
     assert "typed" not in json.dumps(line)
+
+
+def test_a_path_cannot_forge_a_plain_text_line():
+    response, records = _access_records(True, "/hello%0A2026-01-01%20ERROR%20forged")
+    [record] = records
+    plain = logging.Formatter("%(levelname)s %(name)s %(message)s").format(record)
+    assert "\n" not in plain and "/hello%0A2026-01-01%20ERROR%20forged" in plain
+    assert record.path == "/hello\n2026-01-01 ERROR forged"  # the field keeps the path itself (JSON escapes it)
+
+
+def test_an_error_keeps_its_request_id_for_the_servers_own_log_line():
+    from server.observability import request_id_var
+
+    seen = {}
+
+    async def boom(scope, receive, send):
+        raise RuntimeError("view failed")
+
+    async def call():
+        middleware = RequestIdMiddleware(boom, Metrics())
+        try:
+            await middleware({"type": "http", "method": "GET", "path": "/x", "headers": [(b"x-request-id", b"trace-9")]}, None, None)
+        except RuntimeError:
+            seen["rid"] = request_id_var.get()  # where uvicorn logs "Exception in ASGI application"
+
+    anyio.run(call)
+    assert seen["rid"] == "trace-9"
 
 
 def test_the_access_line_can_be_switched_off():

@@ -47,6 +47,8 @@ async def view(scope, receive, send):
             break
     if body == b"boom":
         raise RuntimeError("the view failed")
+    if body == b"value-error":
+        raise ValueError("a value the app handles")
     response = JSONResponse({"method": scope["method"], "body": body.decode(), "app": isinstance(scope.get("app"), Starlette)},
                             headers={"x-routed": "yes" if "router" in scope else "no"})
     await response(scope, receive, send)
@@ -55,7 +57,7 @@ async def view(scope, receive, send):
 graphql = View()
 
 
-def apps():
+def apps(**options):
     routes = [Route("/graphql", graphql, methods=["GET", "POST"]), Route("/other", lambda request: PlainTextResponse("other"))]
     middleware = [
         Middleware(Tag, name="outer"),
@@ -63,17 +65,22 @@ def apps():
         Middleware(AllowListCORS, allow_origins=["http://localhost:5173"], allow_methods=["GET", "POST", "OPTIONS"],
                    allow_headers=["Content-Type"], max_age=600),
     ]
-    return Api(graphql=graphql, routes=routes, middleware=middleware), Starlette(routes=routes, middleware=middleware)
+    return (Api(graphql=graphql, routes=routes, middleware=middleware, **options),
+            Starlette(routes=routes, middleware=middleware, **options))
 
 
-def send_both(method: str, url: str, root_path: str = "", **kwargs) -> tuple[httpx.Response, httpx.Response]:
+def send_both(method: str, url: str, root_path: str = "", app_options: dict | None = None, setup=None,
+              **kwargs) -> tuple[httpx.Response, httpx.Response]:
     async def call(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, root_path=root_path)
         async with httpx.AsyncClient(transport=transport, base_url="http://test", follow_redirects=False) as client:
             return await client.request(method, url, **kwargs)
 
-    api, plain = apps()
-    return anyio.run(call, api), anyio.run(call, plain)
+    both = apps(**(app_options or {}))
+    for app in both:
+        if setup is not None:
+            setup(app)
+    return anyio.run(call, both[0]), anyio.run(call, both[1])
 
 
 @pytest.mark.parametrize(("method", "url", "kwargs"), [
@@ -110,3 +117,24 @@ def test_only_http_get_and_post_of_graphql_skip_the_router():
     # behind a proxy's root path the router decides, as before
     prefixed, _ = send_both("POST", "/api-root/graphql", root_path="/api-root", content=b"q")
     assert prefixed.status_code == 200 and prefixed.headers["x-routed"] == "yes"
+
+
+def handled(request, exc):
+    return PlainTextResponse(f"handled: {exc}", status_code=422)
+
+
+@pytest.mark.parametrize(("body", "app_options", "status"), [
+    (b"value-error", {"exception_handlers": {ValueError: handled}}, 422),  # the app's handler of what the view raises
+    (b"boom", {"exception_handlers": {500: handled}}, 422),  # the app's 500 handler
+    (b"boom", {"exception_handlers": {Exception: handled}}, 422),
+    (b"0123456789", {"max_body_size": 4}, 413),  # Starlette's own body size limit
+])
+def test_the_apps_exception_handlers_and_body_limit_apply_on_both_paths(body, app_options, status):
+    fast, routed = send_both("POST", "/graphql", app_options=app_options, content=body)
+    assert fast.status_code == routed.status_code == status
+    assert (drop_routed(fast.headers), fast.content) == (drop_routed(routed.headers), routed.content)
+
+
+def test_middleware_added_before_the_first_request_runs_on_both_paths():
+    fast, routed = send_both("POST", "/graphql", setup=lambda app: app.add_middleware(Tag, name="late"), content=b"q")
+    assert fast.headers.get_list("x-tag") == routed.headers.get_list("x-tag") == ["inner", "outer", "late"]

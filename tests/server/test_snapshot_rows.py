@@ -122,10 +122,24 @@ def test_values_from_buffers_are_to_pylists():
                 pa.array(["a"]).dictionary_encode(), pa.array([1.0], pa.float16()), pa.array([[1]], pa.list_(pa.int64(), 1)),
                 pa.array([[("k", 1)]], pa.map_(pa.string(), pa.int64()))):
         assert column_values(arr) is None, arr.type
-    # inside lists and structs too, a float's NaN is None (to_pylist keeps NaN there)
-    nested = pa.array([[1.5, float("nan")], [{"x": float("nan")}]][0:1])
-    assert column_values(nested).one(0) == [1.5, None]
-    assert row_reader([("v", nested, False, column_values(nested))])(0) == {"v": [1.5, None]}
+    # inside a list or a struct a float's NaN stays NaN, as to_pylist and the column by column reads keep it
+    for nested, path in ((pa.array([[1.5, float("nan")]]), (1,)), (pa.array([{"x": float("nan"), "y": 2.0}]), ("x",))):
+        reader = column_values(nested)
+        for got in (reader.one(0), reader.many(np.array([0]))[0], row_reader([("v", nested, False, reader)])(0)["v"]):
+            value = got
+            for step in path:
+                value = value[step]
+            assert isinstance(value, float) and math.isnan(value), got
+    # a null struct or list is None, whatever lies under it (bytes that are not UTF-8, here), read one or many at a time
+    child = pa.Array.from_buffers(pa.string(), 2, [None, pa.py_buffer(np.array([0, 1, 2], np.int32).tobytes()), pa.py_buffer(b"a\xff")])
+    struct = pa.Array.from_buffers(pa.struct([("s", pa.string())]), 2, [pa.py_buffer(bytes([0b01]))], children=[child])
+    lists = pa.Array.from_buffers(pa.list_(pa.string()), 2, [pa.py_buffer(bytes([0b01])), pa.py_buffer(np.array([0, 1, 2], np.int32).tobytes())],
+                                  children=[child])
+    for arr, first in ((struct, {"s": "a"}), (lists, ["a"])):
+        reader = column_values(arr)
+        assert reader.many(np.array([0, 1, 1, 0])) == [first, None, None, first]
+        assert [reader.one(0), reader.one(1)] == [first, None]
+        assert [row_reader([("v", arr, False, reader)])(p)["v"] for p in (0, 1)] == [first, None]
 
 
 def test_a_row_reader_gives_each_row_of_many_columns_as_to_pylist():
