@@ -134,3 +134,22 @@ def test_c360_serve_writes_json_lines_only_with_the_request_id_on_each_access_li
     text = (tmp_path / "serve.log").read_text()
     assert "secret-term" not in text and "HTTP/1.1" not in text  # no uvicorn access line
     assert key not in text and not any(ln.startswith("INFO:") for ln in text.splitlines())  # uvicorn's own format
+
+
+def test_strawberrys_and_uvicorns_loggers_write_json_lines_too():
+    from server.observability import configure_logging
+
+    names = ("c360", "uvicorn", "uvicorn.error", "uvicorn.access", "strawberry")
+    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate, logging.getLogger(n).level) for n in names}
+    try:
+        configure_logging(True)
+        for name in ("strawberry.execution", "uvicorn.error", "c360.server"):
+            logger = logging.getLogger(name)
+            while not logger.handlers:
+                logger = logger.parent
+            assert logger.name in names and isinstance(logger.handlers[0].formatter, JsonFormatter), name
+    finally:
+        for n, (handlers, propagate, level) in saved.items():
+            logger = logging.getLogger(n)
+            logger.handlers, logger.propagate = handlers, propagate
+            logger.setLevel(level)
