@@ -38,9 +38,9 @@ from server.auth import Authenticator
 from server.cache import ResponseCache
 from server.config import ServerConfig, load_server_config
 from server.context import Services
+from server.cors import AllowListCORS
 from server.events import Broker, Event
 from server.keys import KeyRing
-from server.cors import AllowListCORS
 from server.limits import BodyLimitMiddleware
 from server.observability import Metrics, RequestIdMiddleware
 from server.operations import Change, Operations

@@ -23,10 +23,10 @@ import re
 import threading
 import time
 import uuid
-from urllib.parse import quote
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
+from urllib.parse import quote
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send

@@ -66,7 +66,7 @@ def test_every_request_gets_one_access_line_with_its_request_id_and_no_query_str
 
 
 def test_a_path_cannot_forge_a_plain_text_line():
-    response, records = _access_records(True, "/hello%0A2026-01-01%20ERROR%20forged")
+    _, records = _access_records(True, "/hello%0A2026-01-01%20ERROR%20forged")
     [record] = records
     plain = logging.Formatter("%(levelname)s %(name)s %(message)s").format(record)
     assert "\n" not in plain and "/hello%0A2026-01-01%20ERROR%20forged" in plain
