@@ -177,16 +177,21 @@ class Table:
         """A function of a row position giving that row as a dict of `only`'s columns (those the table has;
         every column for None), value by value (`server._values.row_reader`; a one-row slice's to_pylist
         costs several times more); made on first use for each column selection (a query's are few)."""
-        key = None if only is None else tuple(only)
         readers = self.__dict__.get("_readers")
         if readers is None:
             readers = self._readers = {}
-        read = readers.get(key)
-        if read is None:
-            if len(readers) >= ROW_READERS:
-                readers.clear()
-            read = readers[key] = row_reader(self._columns(only))
-        return read
+        return _kept_reader(readers, None if only is None else tuple(only), lambda: self._columns(only))
+
+
+def _kept_reader(readers: dict, key, columns: Callable[[], list]) -> Callable[[int], dict[str, Any]]:
+    """The row function kept in `readers` under `key`, made from `columns()` (`server._values.row_reader`)
+    the first time; at most `ROW_READERS` are kept (two threads may both make one: the same function)."""
+    read = readers.get(key)
+    if read is None:
+        if len(readers) >= ROW_READERS:
+            readers.clear()
+        read = readers[key] = row_reader(columns())
+    return read
 
 
 def _sort_key(column: pa.ChunkedArray) -> np.ndarray | None:
@@ -327,17 +332,14 @@ class FileTable(Table):
 
     def _batch_rows(self, b: int, start: int, n: int, columns: Sequence[str] | None) -> list[dict[str, Any]]:
         """Rows [start, start + n) of kept batch `b`, value by value (as `Table._reader`)."""
-        key = (b, None if columns is None else tuple(columns))
-        read = self._batch_readers.get(key)
-        if read is None:  # two threads may both make one: the same function, one kept
+        def batch_columns() -> list[tuple[str, pa.Array, bool, ColumnValues | None]]:
             by_name = self._batch_columns.get(b)
-            if by_name is None:
+            if by_name is None:  # two threads may both make them: the same readers, one kept
                 batch = self.reader.batch(b)
                 by_name = self._batch_columns[b] = {name: _column(name, arr) for name, arr in zip(batch.schema.names, batch.columns, strict=True)}
-            cols = list(by_name.values()) if columns is None else [by_name[c] for c in columns if c in by_name]
-            if len(self._batch_readers) >= ROW_READERS:
-                self._batch_readers.clear()
-            read = self._batch_readers[key] = row_reader(cols)
+            return list(by_name.values()) if columns is None else [by_name[c] for c in columns if c in by_name]
+
+        read = _kept_reader(self._batch_readers, (b, None if columns is None else tuple(columns)), batch_columns)
         return [read(start + i) for i in range(n)]
 
     def take(self, positions, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
